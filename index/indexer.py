@@ -1,0 +1,235 @@
+"""Indexing runs: paths -> files -> (load, split) -> embed what is new -> store, incrementally.
+
+A file whose size and mtime (or, failing that, content hash) match the manifest is not read
+again. A changed file is re-split; only chunks whose text is new are embedded, chunks that only
+moved get their offsets updated in place, and chunks that are gone are deleted. A file is
+recorded as done only after all of that reached Chroma, so a killed run is redone cleanly.
+Leaves out: parsing (load.py), chunking (split.py), storage details (store.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.load import SUPPORTED_SUFFIXES, LoadError, load_document
+from index.split import chunk_id, chunk_spans
+from index.store import ChunkRecord, Store, open_store
+from qa.errors import ModelMismatchError, UsageError
+from qa.settings import Settings
+
+FLUSH_CHUNKS = 256  # embed across files in batches of about this many chunks
+
+
+@dataclass
+class IndexReport:
+    added: int = 0  # chunks embedded and added
+    updated: int = 0  # chunks kept whose offsets changed (no re-embedding)
+    deleted: int = 0  # chunks removed (changed or removed files)
+    skipped: int = 0  # files unchanged since the last run
+    files_indexed: int = 0
+    files_removed: int = 0
+    failed: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added, "skipped": self.skipped, "deleted": self.deleted, "updated": self.updated,
+            "files_indexed": self.files_indexed, "files_removed": self.files_removed,
+            "failed": self.failed, "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        line = (
+            f"Indexed {self.files_indexed} file(s): {self.added} chunk(s) added, {self.updated} moved, "
+            f"{self.deleted} deleted; {self.skipped} unchanged; {len(self.failed)} skipped with errors"
+            f" ({self.seconds:.1f}s)."
+        )
+        return "\n".join([line] + [f"  skipped {f['path']}: {f['error']}" for f in self.failed])
+
+
+def source_name(path: Path) -> str:
+    """How a file is named in the index and in citations: relative to the working directory when
+    inside it (`seeds/000.txt`), else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Files to index under `paths` (sorted, hidden entries skipped), and the folder prefixes
+    whose vanished files should be dropped from the index. Raises UsageError for a missing path."""
+    files: list[Path] = []
+    roots: list[str] = []
+    for p in paths:
+        if not p.exists() and not p.is_symlink():
+            raise UsageError(f"no such file or folder: {p}")
+        if p.is_dir():
+            roots.append(source_name(p).rstrip("/") + "/")
+            for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
+                        files.append(Path(dirpath) / name)
+        else:
+            files.append(p)
+    return files, roots
+
+
+def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
+    """A loaded document -> its chunk records (pure: ids from source+text, offsets as metadata)."""
+    seen: Counter[str] = Counter()
+    records = []
+    for i, span in enumerate(chunk_spans(doc.text, doc.body_start, settings.chunk_words, settings.chunk_overlap_sentences)):
+        text = doc.text[span.start : span.end]
+        cid = chunk_id(doc.source, text, seen[text])
+        seen[text] += 1
+        records.append(ChunkRecord(cid, doc.source, i, span.start, span.end, text, doc.date, doc.page_at(span.start)))
+    return records
+
+
+@dataclass
+class _Pending:
+    row: dict
+    records: list[ChunkRecord]
+    to_embed: list[ChunkRecord]
+    to_update: list[ChunkRecord]
+    stale: list[str]
+
+
+class Indexer:
+    def __init__(self, store: Store, settings: Settings, progress: bool = True):
+        self.store = store
+        self.settings = settings
+        self.progress = progress
+        self.report = IndexReport()
+        self._pending: list[_Pending] = []
+
+    def check_model(self) -> None:
+        model = getattr(self.store.embeddings, "model_id", type(self.store.embeddings).__name__)
+        built_with = self.store.manifest.get_meta("model")
+        if built_with and built_with != model:
+            raise ModelMismatchError(
+                f"the index in {self.settings.data_dir} was built with {built_with}, not {model}; "
+                f"index into a new QA_DATA_DIR (or delete {self.settings.data_dir}) to switch models"
+            )
+        if not built_with:
+            db = self.store.manifest.connect()
+            with db:
+                self.store.manifest.set_meta(db, "model", model)
+
+    def run(self, paths: list[Path]) -> IndexReport:
+        t0 = time.perf_counter()
+        files, roots = discover(paths)
+        self.check_model()
+        seen: set[str] = set()
+        from tqdm import tqdm
+
+        bar = tqdm(files, desc="indexing", unit="file", disable=None if self.progress else True, leave=False)
+        for path in bar:
+            source = source_name(path)
+            seen.add(source)
+            try:
+                self._index_file(path, source)
+            except LoadError as e:
+                self.report.failed.append({"path": source, "error": str(e)})
+                self._forget(source)
+            if sum(len(p.to_embed) for p in self._pending) >= FLUSH_CHUNKS:
+                self._flush()
+        self._flush()
+        for root in roots:
+            for row in self.store.manifest.files():
+                if row["source"].startswith(root) and row["source"] not in seen:
+                    self._forget(row["source"])
+        self.store.refresh_bm25()
+        self.report.seconds = time.perf_counter() - t0
+        return self.report
+
+    def _forget(self, source: str) -> None:
+        """Drop a file that is gone (or now unreadable) from the vector store and the manifest."""
+        if self.store.manifest.file(source) is None:
+            return
+        ids = sorted(self.store.manifest.chunk_ids(source))
+        self.store.collection.delete(where={"source": source})
+        self.store.manifest.remove_file(source)
+        self.report.deleted += len(ids)
+        self.report.files_removed += 1
+
+    def _index_file(self, path: Path, source: str) -> None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise LoadError("file vanished while indexing") from None
+        except OSError as e:
+            raise LoadError("symlink loop" if e.errno == 40 else f"cannot read file ({e.strerror})") from None
+        old = self.store.manifest.file(source)
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            self.report.skipped += 1
+            return
+        try:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise LoadError("file vanished while indexing") from None
+        except PermissionError:
+            raise LoadError("permission denied; make the file readable") from None
+        except OSError as e:
+            raise LoadError(f"cannot read file ({e.strerror})") from None
+        if old and old["sha256"] == sha:
+            self.report.skipped += 1
+            db = self.store.manifest.connect()
+            with db:
+                db.execute("UPDATE files SET size=?, mtime_ns=? WHERE source=?", (st.st_size, st.st_mtime_ns, source))
+            return
+        doc = load_document(path, source)
+        records = plan_chunks(doc, self.settings)
+        if not records:
+            raise LoadError("no text to index")
+        in_store = set(self.store.collection.get(where={"source": source}, include=[])["ids"])
+        previous = self.store.manifest.chunks(sorted(in_store))
+        new_ids = {r.id for r in records}
+        to_embed = [r for r in records if r.id not in in_store]
+        to_update = [r for r in records if r.id in in_store and r.id in previous and previous[r.id] != r]
+        # A chunk in Chroma but not in the manifest (an interrupted run) gets its metadata rewritten.
+        to_update += [r for r in records if r.id in in_store and r.id not in previous]
+        stale = sorted(in_store - new_ids)
+        text_file = self.store.save_text(source, doc.text)
+        row = {
+            "source": source, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "date": doc.date, "n_chunks": len(records), "indexed_at": time.time(), "text_file": text_file,
+        }
+        self._pending.append(_Pending(row, records, to_embed, to_update, stale))
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch = self.store.max_batch_size
+        embed = [r for p in self._pending for r in p.to_embed]
+        for i in range(0, len(embed), batch):
+            part = embed[i : i + batch]
+            self.store.vectors.add_texts([r.text for r in part], [r.metadata() for r in part], [r.id for r in part])
+        update = [r for p in self._pending for r in p.to_update]
+        for i in range(0, len(update), batch):
+            part = update[i : i + batch]
+            self.store.collection.update(ids=[r.id for r in part], metadatas=[r.metadata() for r in part])
+        stale = [i for p in self._pending for i in p.stale]
+        for i in range(0, len(stale), batch):
+            self.store.collection.delete(ids=stale[i : i + batch])
+        for p in self._pending:
+            self.store.manifest.commit_file(p.row, p.records)
+            self.report.files_indexed += 1
+        self.report.added += len(embed)
+        self.report.updated += len(update)
+        self.report.deleted += len(stale)
+        self._pending = []
+
+
+def index_paths(paths: list[Path], settings: Settings, store: Store | None = None, progress: bool = True) -> IndexReport:
+    """Build or update the index for `paths`. Holds the writer lock for the whole run."""
+    store = store or open_store(settings)
+    with store.writer():
+        return Indexer(store, settings, progress=progress).run(paths)

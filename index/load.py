@@ -1,0 +1,167 @@
+"""Loading: a file on disk -> its extracted text, with the metadata citations need.
+
+Covers .txt/.md (any common encoding), .html (main text only), .pdf (text layer, page offsets)
+and .docx. Each loader returns the document's *extracted text*; every offset elsewhere in the
+project refers to that text, and the index keeps a copy of it so quotes can always be re-checked.
+Leaves out: splitting (split.py) and anything about the index.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.errors import QAError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024  # a .docx declaring more than this is treated as a zip bomb
+
+_DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
+
+
+class LoadError(QAError):
+    """A file that cannot be indexed; the message is the one-line reason shown to the user."""
+
+
+@dataclass
+class LoadedDocument:
+    source: str
+    text: str
+    body_start: int = 0  # text before this (a `date YYYY-MM-DD` prefix) is neither embedded nor quoted
+    date: str | None = None
+    page_starts: list[int] = field(default_factory=list)  # PDF: offset where page i+1 begins
+
+    def page_at(self, offset: int) -> int | None:
+        if not self.page_starts:
+            return None
+        return bisect.bisect_right(self.page_starts, offset)
+
+
+def parse_date_prefix(text: str) -> tuple[str | None, int]:
+    """A leading `date YYYY-MM-DD` -> (date, offset where the body starts); else (None, 0)."""
+    m = _DATE_PREFIX.match(text)
+    return (m.group(1), m.end()) if m else (None, 0)
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes of a text file -> str, in whatever common encoding it is (UTF-8/16 with or without BOM,
+    Latin-1, cp1252). Raises LoadError for binary data."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[: 4 * 1024 * 1024]).best()
+        if best is None:
+            raise LoadError("binary or unknown encoding, not text") from None
+        encoding = best.encoding
+        # charset-normalizer may name a close relative; Latin-1 text is best read as cp1252.
+        if encoding in ("latin_1", "iso8859_1"):
+            encoding = "cp1252"
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            text = data.decode("latin-1")
+    if "\x00" in text[:65536]:
+        raise LoadError("binary file, not text")
+    return text
+
+
+def _load_text(path: Path) -> str:
+    return decode_text(path.read_bytes())
+
+
+def _load_html(path: Path) -> str:
+    import trafilatura
+
+    html = decode_text(path.read_bytes())
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    if not text:
+        # No main-content block found (a tiny page): fall back to all visible text.
+        text = trafilatura.html2txt(html)
+    return text
+
+
+def _load_pdf(path: Path) -> tuple[str, list[int]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception:
+                ok = 0
+            if not ok:
+                raise LoadError("encrypted PDF; save an unprotected copy to index it")
+        parts: list[str] = []
+        starts: list[int] = []
+        pos = 0
+        for page in reader.pages:
+            page_text = (page.extract_text() or "").strip()
+            starts.append(pos)
+            parts.append(page_text)
+            pos += len(page_text) + 2  # "\n\n" between pages
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
+        raise LoadError(f"corrupt or truncated PDF ({type(e).__name__})") from None
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise LoadError("no text; scanned? (this PDF has no text layer)")
+    return text, starts
+
+
+def _load_docx(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as z:
+            declared = sum(i.file_size for i in z.infolist())
+    except zipfile.BadZipFile:
+        raise LoadError("corrupt .docx (not a zip archive)") from None
+    if declared > MAX_DOCX_UNCOMPRESSED:
+        raise LoadError(f"refused: .docx declares {declared // 2**20} MB uncompressed (zip bomb?)")
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as e:  # python-docx raises a variety of errors on malformed packages
+        raise LoadError(f"corrupt .docx ({type(e).__name__})") from None
+    return "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
+
+
+def load_document(path: Path, source: str) -> LoadedDocument:
+    """Read and extract one file. Raises LoadError with a one-line reason for anything unusable."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(f"unsupported file type {suffix or '(none)'}")
+    try:
+        if path.stat().st_size == 0:
+            raise LoadError("empty file (0 bytes)")
+        page_starts: list[int] = []
+        if suffix == ".pdf":
+            text, page_starts = _load_pdf(path)
+        elif suffix == ".docx":
+            text = _load_docx(path)
+        elif suffix in (".html", ".htm"):
+            text = _load_html(path)
+        else:
+            text = _load_text(path)
+    except FileNotFoundError:
+        raise LoadError("file vanished while indexing") from None
+    except PermissionError:
+        raise LoadError("permission denied; make the file readable") from None
+    except IsADirectoryError:
+        raise LoadError("is a directory") from None
+    except OSError as e:
+        raise LoadError(f"cannot read file ({e.strerror or type(e).__name__})") from None
+    if not text.strip():
+        raise LoadError("no text (file is empty or only whitespace)")
+    date, body_start = parse_date_prefix(text)
+    return LoadedDocument(source=source, text=text, body_start=body_start, date=date, page_starts=page_starts)

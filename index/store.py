@@ -1,0 +1,335 @@
+"""Storing: the index on disk, in four parts under the data directory.
+
+- `chroma/`: the vector store (embedded `PersistentClient`, or a Chroma server when
+  `QA_CHROMA_URL` is set), opened through `langchain-chroma`, cosine space, telemetry off.
+- `manifest.sqlite`: the record of indexed files and their chunks (text and offsets). A file's row
+  is committed only after its chunks are in Chroma, so an interrupted run is simply redone.
+- `bm25/`: a bm25s index over every chunk, persisted and reloaded, rebuilt only when the
+  manifest's generation has moved on (never per query).
+- `texts/`: the index's own copy of each document's extracted text, which offsets refer to.
+Leaves out: what to index and when (indexer.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from qa.errors import BackendError, IndexLockedError
+from qa.settings import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY, sha256 TEXT, size INTEGER, mtime_ns INTEGER, date TEXT,
+    n_chunks INTEGER, indexed_at REAL, text_file TEXT);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, source TEXT, ord INTEGER, start INTEGER, "end" INTEGER,
+    text TEXT, date TEXT, page INTEGER);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: str
+    source: str
+    ord: int
+    start: int
+    end: int
+    text: str
+    date: str | None = None
+    page: int | None = None
+
+    def metadata(self) -> dict:
+        md = {"source": self.source, "start": self.start, "end": self.end, "ord": self.ord}
+        if self.date:
+            md["date"] = self.date
+        if self.page is not None:
+            md["page"] = self.page
+        return md
+
+
+class Manifest:
+    """sqlite record of what is indexed. WAL mode, so readers never block the writer."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self.connect() as db:
+            db.executescript(SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.connect().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation", "0") or 0)
+
+    def file(self, source: str) -> sqlite3.Row | None:
+        return self.connect().execute("SELECT * FROM files WHERE source=?", (source,)).fetchone()
+
+    def files(self) -> list[sqlite3.Row]:
+        return self.connect().execute("SELECT * FROM files ORDER BY source").fetchall()
+
+    def chunk_ids(self, source: str) -> set[str]:
+        rows = self.connect().execute("SELECT id FROM chunks WHERE source=?", (source,))
+        return {r[0] for r in rows}
+
+    def chunks(self, ids: list[str]) -> dict[str, ChunkRecord]:
+        out: dict[str, ChunkRecord] = {}
+        db = self.connect()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = f'SELECT id, source, ord, start, "end", text, date, page FROM chunks WHERE id IN ({",".join("?" * len(part))})'
+            for r in db.execute(q, part):
+                out[r[0]] = ChunkRecord(*r)
+        return out
+
+    def all_chunks(self) -> list[tuple[str, str]]:
+        return self.connect().execute("SELECT id, text FROM chunks ORDER BY source, ord").fetchall()
+
+    def counts(self) -> tuple[int, int]:
+        db = self.connect()
+        return db.execute("SELECT COUNT(*) FROM files").fetchone()[0], db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def commit_file(self, row: dict, chunks: list[ChunkRecord]) -> None:
+        """Record one file and its chunks atomically, and move the generation on."""
+        db = self.connect()
+        with db:
+            db.execute("DELETE FROM chunks WHERE source=?", (row["source"],))
+            db.executemany(
+                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page) VALUES (?,?,?,?,?,?,?,?)',
+                [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page) for c in chunks],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file)"
+                " VALUES (:source, :sha256, :size, :mtime_ns, :date, :n_chunks, :indexed_at, :text_file)",
+                row,
+            )
+            self._bump(db)
+
+    def remove_file(self, source: str) -> None:
+        db = self.connect()
+        with db:
+            db.execute("DELETE FROM chunks WHERE source=?", (source,))
+            db.execute("DELETE FROM files WHERE source=?", (source,))
+            self._bump(db)
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        gen = int((db.execute("SELECT value FROM meta WHERE key='generation'").fetchone() or ["0"])[0])
+        self.set_meta(db, "generation", str(gen + 1))
+        self.set_meta(db, "updated_at", str(time.time()))
+
+
+def bm25_tokenize(texts: list[str]):
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False) if texts else []
+
+
+_STEMMER = None
+
+
+def _stemmer():
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+class Bm25Index:
+    """Persisted bm25s index over all chunks, tagged with the manifest generation it reflects."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._model = None
+        self._ids: list[str] = []
+        self._generation = -1
+
+    def build(self, rows: list[tuple[str, str]], generation: int) -> None:
+        import bm25s
+
+        tmp = self.directory.with_name(self.directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        ids = [r[0] for r in rows]
+        model = None
+        if rows:
+            model = bm25s.BM25()
+            model.index(bm25s.tokenize([r[1] for r in rows], stopwords="en", stemmer=_stemmer(), show_progress=False), show_progress=False)
+        tmp.mkdir(parents=True, exist_ok=True)
+        if model is not None:
+            model.save(str(tmp), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": ids}))
+        # Swap in whole: a reader never sees a half-written index.
+        old = self.directory.with_name(self.directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.directory.exists():
+            os.replace(self.directory, old)
+        os.replace(tmp, self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+        self._model, self._ids, self._generation = model, ids, generation
+
+    def stored_generation(self) -> int:
+        try:
+            return json.loads((self.directory / "ids.json").read_text())["generation"]
+        except (OSError, ValueError, KeyError):
+            return -1
+
+    def load(self) -> None:
+        import bm25s
+
+        meta = json.loads((self.directory / "ids.json").read_text())
+        self._ids, self._generation = meta["ids"], meta["generation"]
+        self._model = bm25s.BM25.load(str(self.directory), show_progress=False) if self._ids else None
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        if self._model is None or not self._ids:
+            return []
+        tokens = bm25_tokenize([query])
+        vocab = self._model.vocab_dict
+        tokens = [[t for t in tokens[0] if t in vocab]]
+        if not tokens[0]:
+            return []
+        k = min(k, len(self._ids))
+        docs, scores = self._model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+
+def chroma_client(settings: Settings):
+    """The embedded store under the data directory, or a Chroma server when `QA_CHROMA_URL` is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1", port=url.port or 8000, ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as e:
+            raise BackendError(f"cannot reach the Chroma server at {settings.chroma_url} ({e}); is `chroma run` up?") from None
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class Store:
+    """The whole index: vector store, manifest, BM25 and text copies. Opened by `open_store`."""
+
+    def __init__(self, settings: Settings, embeddings):
+        from langchain_chroma import Chroma
+
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.embeddings = embeddings
+        self.manifest = Manifest(self.data_dir / "manifest.sqlite")
+        self.client = chroma_client(settings)
+        self.vectors = Chroma(
+            client=self.client,
+            collection_name=settings.collection,
+            embedding_function=embeddings,
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        self.bm25 = Bm25Index(self.data_dir / "bm25")
+        self._bm25_lock = threading.Lock()
+
+    @property
+    def collection(self):
+        return self.vectors._collection
+
+    @property
+    def max_batch_size(self) -> int:
+        return int(self.client.get_max_batch_size())
+
+    # -- text copies -------------------------------------------------------------------------
+    def text_path(self, source: str) -> Path:
+        return self.data_dir / "texts" / (hashlib.sha1(source.encode()).hexdigest() + ".txt")
+
+    def save_text(self, source: str, text: str) -> str:
+        path = self.text_path(source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8", newline="")
+        os.replace(tmp, path)
+        return path.name
+
+    def document_text(self, source: str) -> str | None:
+        try:
+            return self.text_path(source).read_text(encoding="utf-8", newline="")
+        except OSError:
+            return None
+
+    # -- BM25 ----------------------------------------------------------------------------------
+    def refresh_bm25(self) -> None:
+        """Rebuild BM25 if the manifest moved on since it was built; else (re)load it if needed."""
+        with self._bm25_lock:
+            gen = self.manifest.generation()
+            if self.bm25.generation == gen:
+                return
+            if self.bm25.stored_generation() == gen:
+                self.bm25.load()
+            else:
+                self.bm25.build(self.manifest.all_chunks(), gen)
+
+    # -- writer lock ---------------------------------------------------------------------------
+    @contextmanager
+    def writer(self):
+        """One writer per data directory: a second one gets IndexLockedError naming the holder."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.data_dir / "index.lock"))
+        pid_file = self.data_dir / "index.pid"
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                pid = pid_file.read_text().strip()
+            except OSError:
+                pid = "?"
+            raise IndexLockedError(f"index is being updated by process {pid}; wait for it to finish and retry") from None
+        try:
+            pid_file.write_text(str(os.getpid()))
+            yield
+        finally:
+            pid_file.unlink(missing_ok=True)
+            lock.release()
+
+
+def open_store(settings: Settings, embeddings=None) -> Store:
+    if embeddings is None:
+        from index.embed import build_embeddings
+
+        embeddings = build_embeddings(settings)
+    return Store(settings, embeddings)

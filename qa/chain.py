@@ -1,0 +1,90 @@
+"""The chain: {question, history} -> check -> rewrite follow-up -> retrieve -> answer -> cite.
+
+A LangChain Runnable built by `build_chain(settings)`. `chain.stream(...)` yields Answer
+snapshots (a generative answer's draft grows, then the checked answer comes last);
+`chain.invoke(...)` returns the final Answer. `ask()` is the plain-Python entry point.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
+
+from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
+from qa.prompt import condense_messages
+from qa.retrieve import HybridRetriever, to_passage
+from qa.schema import Answer
+from qa.settings import Settings
+
+EMPTY_QUESTION = "Please type a question about your documents."
+
+
+def check_question(question: str, max_chars: int) -> str | None:
+    """Why a question cannot be answered as asked, or None when it can (pure)."""
+    if not question or not question.strip():
+        return EMPTY_QUESTION
+    if len(question) > max_chars:
+        return (f"Your question is {len(question):,} characters long; please ask it in under "
+                f"{max_chars:,} characters (put long text into a document and index it instead).")
+    return None
+
+
+def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
+    """Assemble the chain. `store` and `llm` may be given (tests); otherwise built from settings."""
+    from index.store import open_store
+    from qa.llm import build_chat_model
+
+    store = store or open_store(settings)
+    llm = llm if llm is not None else build_chat_model(settings)
+    encode = store.embeddings.encode
+    retriever = HybridRetriever(store=store, k=settings.top_k, fetch_k=max(settings.fetch_k, settings.top_k), rrf_k=settings.rrf_k)
+    if llm is None:
+        answerer = ExtractiveAnswerer(encode, settings.abstain_threshold, settings.max_answer_sentences)
+    else:
+        answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer)
+
+    def prepare(inp: dict) -> dict:
+        t0 = time.perf_counter()
+        question = inp.get("question") or ""
+        history = [h for h in (inp.get("history") or []) if h and h.strip()]
+        problem = check_question(question, settings.max_question_chars)
+        query = question
+        if problem is None and history:
+            if llm is None:
+                query = rewrite_followup(question, history)
+            else:
+                query = str(llm.invoke(condense_messages(question, history)).content).strip() or question
+        return {"question": question, "history": history, "query": query, "problem": problem,
+                "timings": {"rewrite_ms": (time.perf_counter() - t0) * 1000}, "t0": t0}
+
+    def retrieve(state: dict) -> dict:
+        if state["problem"]:
+            return {**state, "passages": []}
+        t = time.perf_counter()
+        passages = [to_passage(d) for d in retriever.invoke(state["query"])]
+        return {**state, "passages": passages, "timings": {**state["timings"], "retrieve_ms": (time.perf_counter() - t) * 1000}}
+
+    def answer(states: Iterator[dict]) -> Iterator[Answer]:
+        state: dict = {}
+        for s in states:
+            state.update(s)
+        if state["problem"]:
+            yield Answer(state["problem"], abstained=True, query=state["query"], answerer=answerer.name)
+            return
+        t = time.perf_counter()
+        for ans in answerer.stream(state["question"], state["query"], state["passages"]):
+            ans.query, ans.passages = state["query"], state["passages"]
+            ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
+                           "total_ms": (time.perf_counter() - state["t0"]) * 1000}
+            yield ans
+
+    return RunnableLambda(prepare) | RunnableLambda(retrieve) | RunnableGenerator(answer)
+
+
+def ask(chain: Runnable, question: str, history: list[str] | None = None) -> Answer:
+    final = None
+    for final in chain.stream({"question": question, "history": history or []}):
+        pass
+    assert final is not None
+    return final

@@ -1,0 +1,147 @@
+"""Citations: sentences of a source, how well a sentence is supported by one, and markers.
+
+Pure functions over text, offsets and vectors (vectors come in from the caller):
+- `passage_sentences`: the sentences of retrieved passages, with offsets into their source;
+- `parse_markers` / `strip_markers`: `[n]` markers in generated text;
+- `word_overlap` and `support_score`: how much of a claim a quote covers;
+- `check_generated`: a generated answer -> kept citations (markers to retrieved passages only,
+  each claim checked against the passage it cites) and flagged, unsupported sentences.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.split import split_sentences
+from qa.schema import Citation, Passage
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_TOKEN = re.compile(r"[A-Za-z0-9À-ÿ]+(?:['’][A-Za-z]+)?")
+STOPWORDS = frozenset(
+    """a an the and or but of to in on at by for with from as is are was were be been being it its this
+    that these those he she they them his her their him we you i me my our your who whom whose what which
+    when where why how do does did has have had not no so than then there here into about over also
+    will would can could should may might must said says""".split()
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage: int  # index into the passages list
+    start: int  # offsets into the source's extracted text
+    end: int
+    text: str
+
+
+def passage_sentences(passages: list[Passage]) -> list[Sentence]:
+    """Every sentence of the passages, once (overlapping chunks repeat sentences)."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for i, p in enumerate(passages):
+        for s in split_sentences(p.text):
+            key = (p.source, p.start + s.start)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Sentence(i, p.start + s.start, p.start + s.end, p.text[s.start : s.end]))
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in STOPWORDS]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def word_overlap(claim: str, quote: str) -> float:
+    """Share of the claim's content words (lightly stemmed) that the quote contains."""
+    c = {_stem(w) for w in content_words(claim)}
+    if not c:
+        return 0.0
+    q = {_stem(w) for w in content_words(quote)}
+    return len(c & q) / len(c)
+
+
+def support_score(cosine: float, overlap: float) -> float:
+    """Support of a claim by a quote: embedding similarity and word overlap, equally weighted."""
+    return 0.5 * max(cosine, 0.0) + 0.5 * overlap
+
+
+def parse_markers(text: str) -> list[tuple[str, list[int]]]:
+    """Generated text -> [(sentence without markers, [marker numbers])]. Markers attach to the
+    sentence they end (or follow)."""
+    out: list[tuple[str, list[int]]] = []
+    for span in split_sentences(text):
+        raw = text[span.start : span.end]
+        nums = [int(n) for m in MARKER.finditer(raw) for n in re.split(r"\s*,\s*", m.group(1))]
+        clean = MARKER.sub("", raw).strip()
+        if not clean and out:  # a marker alone on its own "sentence": it belongs to the previous one
+            out[-1][1].extend(nums)
+            continue
+        if clean:
+            out.append((clean, nums))
+    return out
+
+
+def strip_markers(text: str) -> str:
+    return MARKER.sub("", text)
+
+
+def make_citation(n: int, passage: Passage, start: int, end: int, quote: str, score: float) -> Citation:
+    return Citation(n=n, source=passage.source, start=start, end=end, quote=quote, score=round(float(score), 4),
+                    date=passage.date, page=passage.page, passage_id=passage.id)
+
+
+def check_generated(
+    text: str,
+    passages: list[Passage],
+    encode: Callable[[list[str]], np.ndarray],
+    threshold: float,
+) -> tuple[str, list[Citation], list[str]]:
+    """Keep only what the passages support. Returns (answer text with renumbered markers,
+    citations, unsupported sentences). A marker to a passage that was not retrieved is dropped;
+    a sentence is cited only if the best sentence of a passage it cites supports it."""
+    claims = parse_markers(text)
+    sentences = passage_sentences(passages)
+    if not claims or not sentences:
+        return strip_markers(text).strip(), [], [c for c, _ in claims]
+    vectors = encode([c for c, _ in claims] + [s.text for s in sentences])
+    claim_vecs, sent_vecs = vectors[: len(claims)], vectors[len(claims) :]
+    cosines = claim_vecs @ sent_vecs.T
+    citations: list[Citation] = []
+    unsupported: list[str] = []
+    parts: list[str] = []
+    by_quote: dict[tuple[str, int], int] = {}
+    for ci, (claim, markers) in enumerate(claims):
+        valid = [m for m in markers if 1 <= m <= len(passages)]
+        if markers and not valid:
+            candidates = []  # it cited only passages that do not exist: never shown as cited
+        elif valid:
+            candidates = [si for si, s in enumerate(sentences) if s.passage + 1 in valid]
+        else:
+            candidates = list(range(len(sentences)))  # uncited claim: look for support anywhere
+        best, best_score = None, -1.0
+        for si in candidates:
+            sc = support_score(float(cosines[ci, si]), word_overlap(claim, sentences[si].text))
+            if sc > best_score:
+                best, best_score = si, sc
+        if best is None or best_score < threshold:
+            unsupported.append(claim)
+            parts.append(f"{claim} (not supported by the documents)")
+            continue
+        s = sentences[best]
+        p = passages[s.passage]
+        key = (p.source, s.start)
+        if key not in by_quote:
+            by_quote[key] = len(citations) + 1
+            citations.append(make_citation(len(citations) + 1, p, s.start, s.end, s.text, best_score))
+        parts.append(f"{claim} [{by_quote[key]}]")
+    return " ".join(parts), citations, unsupported

@@ -1,0 +1,43 @@
+"""Generative backends, chosen by name (`QA_ANSWERER`) in one factory that imports lazily.
+
+`extractive` needs no model and returns None. `ollama:MODEL` and `openai:MODEL` (any
+OpenAI-compatible server: llama.cpp, vLLM, LM Studio, OpenAI) return a LangChain BaseChatModel;
+a missing optional package is reported with the extra to install.
+"""
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+
+from qa.errors import BackendError
+from qa.settings import Settings
+
+
+def parse_answerer(name: str) -> tuple[str, str]:
+    kind, _, model = name.partition(":")
+    kind = kind.strip().lower()
+    if kind == "extractive":
+        return kind, ""
+    if kind in ("ollama", "openai") and model.strip():
+        return kind, model.strip()
+    raise BackendError(f"unknown answerer {name!r}; use 'extractive', 'ollama:MODEL' or 'openai:MODEL'")
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel | None:
+    kind, model = parse_answerer(settings.answerer)
+    if kind == "extractive":
+        return None
+    if kind == "ollama":
+        try:
+            from langchain_ollama import ChatOllama
+        except ImportError:
+            raise BackendError("the Ollama answerer needs an extra: pip install '.[ollama]'") from None
+        kwargs = {"base_url": settings.ollama_base_url} if settings.ollama_base_url else {}
+        return ChatOllama(model=model, temperature=0, **kwargs)
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError:
+        raise BackendError("the OpenAI-compatible answerer needs an extra: pip install '.[openai]'") from None
+    return ChatOpenAI(
+        model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+        temperature=0, streaming=True, max_retries=0, timeout=120,
+    )

@@ -1,0 +1,81 @@
+"""Retrieval: a query -> the top-k passages, dense + BM25 fused by reciprocal rank fusion.
+
+`rrf_fuse` is pure. `HybridRetriever` is a LangChain `BaseRetriever` over a `index.store.Store`;
+its Documents carry every score and rank in metadata, and `to_passage` turns one into a Passage.
+Leaves out: choosing sentences or answering (answer.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from qa.schema import Passage
+
+
+def rrf_fuse(rankings: list[list[str]], k: int = 60, weights: list[float] | None = None) -> dict[str, float]:
+    """Reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks starting at 1."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights):
+        for rank, doc_id in enumerate(ranking, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + w / (k + rank)
+    return scores
+
+
+def to_passage(doc: Document) -> Passage:
+    md = doc.metadata
+    return Passage(
+        id=md["id"], source=md["source"], start=int(md["start"]), end=int(md["end"]), text=doc.page_content,
+        date=md.get("date"), page=md.get("page"), dense_score=md.get("dense_score"), dense_rank=md.get("dense_rank"),
+        bm25_score=md.get("bm25_score"), bm25_rank=md.get("bm25_rank"), fused_score=md.get("fused_score", 0.0),
+    )
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense (Chroma, cosine) and BM25 candidates, `fetch_k` each, fused with RRF, top `k` kept."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    k: int = 5
+    fetch_k: int = 20
+    rrf_k: int = 60
+
+    def dense(self, query: str, n: int) -> list[tuple[str, float]]:
+        if self.store.collection.count() == 0:
+            return []
+        vector = self.store.embeddings.embed_query(query)
+        hits = self.store.vectors.similarity_search_by_vector_with_relevance_scores(vector, k=n)
+        # Chroma returns cosine *distance*; similarity = 1 - distance.
+        return [(doc.id, 1.0 - float(dist)) for doc, dist in hits]
+
+    def sparse(self, query: str, n: int) -> list[tuple[str, float]]:
+        self.store.refresh_bm25()
+        return self.store.bm25.search(query, n)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        dense = self.dense(query, self.fetch_k)
+        sparse = self.sparse(query, self.fetch_k)
+        fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], k=self.rrf_k)
+        top = sorted(fused, key=lambda i: -fused[i])[: self.k]
+        records = self.store.manifest.chunks(top)
+        dense_info = {i: (s, r) for r, (i, s) in enumerate(dense, start=1)}
+        sparse_info = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
+        docs = []
+        for chunk_id in top:
+            rec = records.get(chunk_id)
+            if rec is None:  # in Chroma but not (yet) recorded: an index update is in flight
+                continue
+            ds, dr = dense_info.get(chunk_id, (None, None))
+            bs, br = sparse_info.get(chunk_id, (None, None))
+            md = {
+                "id": chunk_id, "source": rec.source, "start": rec.start, "end": rec.end, "date": rec.date,
+                "page": rec.page, "dense_score": ds, "dense_rank": dr, "bm25_score": bs, "bm25_rank": br,
+                "fused_score": fused[chunk_id],
+            }
+            docs.append(Document(page_content=rec.text, metadata=md, id=chunk_id))
+        return docs

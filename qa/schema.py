@@ -1,0 +1,69 @@
+"""Citations are data: the types every stage passes along and the UI and CLI render.
+
+`Passage` is a retrieved chunk; `Citation` points at the exact span of a source that supports a
+sentence of the answer; `Answer` is what the chain returns.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk of a source, with where it sits in the source's text and how it ranked."""
+
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    date: str | None = None
+    page: int | None = None
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    bm25_score: float | None = None
+    bm25_rank: int | None = None
+    fused_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Marker `[n]` in an answer: `quote == text_of(source)[start:end]`."""
+
+    n: int
+    source: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    date: str | None = None
+    page: int | None = None
+    passage_id: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    nearest: list[Citation] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    query: str = ""  # the retrieval query actually used (after follow-up rewriting)
+    passages: list[Passage] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # generative sentences that failed the check
+    answerer: str = "extractive"
+
+    def to_dict(self) -> dict:
+        return {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "nearest": [c.to_dict() for c in self.nearest],
+            "unsupported": list(self.unsupported),
+            "query": self.query,
+            "answerer": self.answerer,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
+        }

@@ -1,0 +1,62 @@
+"""One typed settings object, read from the environment (prefix `QA_`) once and passed in.
+
+Only this module reads the environment. Everything else receives a `Settings`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # Where the index lives: Chroma, the BM25 index, the record of indexed files, text copies.
+    data_dir: Path = Path(".qa")
+    # `http://host:port` switches from the embedded Chroma store to a Chroma server.
+    chroma_url: str | None = None
+    collection: str = "documents"
+
+    # `minilm` is the bundled all-MiniLM-L6-v2; `fake` is a deterministic test embedding.
+    embedding: str = "minilm"
+    # `auto` uses bfloat16 only where the CPU has native bf16 instructions (see index/embed.py).
+    embed_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    embed_batch_size: int = 64
+
+    # Chunking: sentences are packed into chunks of at most this many words.
+    chunk_words: int = 120
+    chunk_overlap_sentences: int = 1
+
+    # `extractive` (offline, default) | `ollama:MODEL` | `openai:MODEL`
+    answerer: str = "extractive"
+    openai_base_url: str | None = None
+    openai_api_key: str = "not-needed"
+    ollama_base_url: str | None = None
+
+    top_k: int = Field(default=5, ge=1, le=50)
+    # Candidates taken from each retriever before fusion.
+    fetch_k: int = Field(default=20, ge=1, le=200)
+    rrf_k: int = 60
+    # Extractive answerer: below this sentence score it abstains (calibrated, see README).
+    abstain_threshold: float = 0.40
+    # Generative answerer: a cited sentence below this support score is flagged unsupported.
+    support_threshold: float = 0.45
+    max_answer_sentences: int = 2
+    max_question_chars: int = 2000
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = None  # "user:password"
+    max_file_mb: int = 50
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
