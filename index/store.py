@@ -287,7 +287,8 @@ class Store:
 
     def document_text(self, source: str) -> str | None:
         try:
-            return self.text_path(source).read_text(encoding="utf-8", newline="")
+            with open(self.text_path(source), encoding="utf-8", newline="") as f:
+                return f.read()
         except OSError:
             return None
 

@@ -1,0 +1,135 @@
+"""The `qa` command: parse arguments, call the pipeline, print the result. No logic of its own.
+
+  qa index [PATH ...] [--json] [--watch]   build or update the index (default: seeds/)
+  qa ask QUESTION [--json] [--history Q]   answer from the index, with citations
+  qa status [--json]                       what the index holds
+  qa serve [--port N] [--host H] [--open]  the chat UI (same as `python ui.py`)
+Errors are one line on stderr with an exit code (2: bad usage or path); never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import qa  # noqa: F401  (offline / no-telemetry environment)
+from qa.errors import QAError
+from qa.settings import Settings, load_settings
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from index.indexer import index_paths
+    from index.store import open_store
+
+    paths = [Path(p) for p in (args.paths or ["seeds"])]
+    store = open_store(settings)
+    report = index_paths(paths, settings, store=store, progress=not args.json)
+    _print_json(report.to_dict()) if args.json else print(report.summary())
+    if args.watch:
+        from watchfiles import watch
+
+        print(f"Watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop).", file=sys.stderr)
+        for _changes in watch(*paths, debounce=500, step=100, rust_timeout=0, yield_on_timeout=False):
+            report = index_paths(paths, settings, store=store, progress=False)
+            _print_json(report.to_dict()) if args.json else print(report.summary(), flush=True)
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from qa.chain import ask, build_chain
+
+    chain = build_chain(settings)
+    answer = ask(chain, args.question, args.history or [])
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        from qa.render import cli_text
+
+        print(cli_text(answer))
+    return 0
+
+
+def status(settings: Settings) -> dict:
+    from index.store import Manifest
+
+    manifest_path = settings.data_dir / "manifest.sqlite"
+    if not manifest_path.exists():
+        return {"documents": 0, "chunks": 0, "model": None, "data_dir": str(settings.data_dir), "updated": None}
+    m = Manifest(manifest_path)
+    docs, chunks = m.counts()
+    updated = m.get_meta("updated_at")
+    return {
+        "documents": docs, "chunks": chunks, "model": m.get_meta("model"), "data_dir": str(settings.data_dir),
+        "chroma": settings.chroma_url or str(settings.chroma_dir),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(float(updated))) if updated else None,
+    }
+
+
+def cmd_status(args, settings: Settings) -> int:
+    s = status(settings)
+    if args.json:
+        _print_json(s)
+    else:
+        print(f"{s['documents']} document(s), {s['chunks']} chunk(s); model {s['model'] or '-'}; "
+              f"data in {s['data_dir']}; last update {s['updated'] or 'never'}")
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import ui
+
+    ui.main(settings, open_browser=args.open)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description="Ask questions of your documents; every answer cites its source.")
+    sub = p.add_subparsers(dest="command", required=True)
+    pi = sub.add_parser("index", help="build or update the index")
+    pi.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
+    pi.add_argument("--json", action="store_true")
+    pi.add_argument("--watch", action="store_true", help="keep the index in sync with the paths")
+    pa = sub.add_parser("ask", help="answer a question from the index")
+    pa.add_argument("question")
+    pa.add_argument("--json", action="store_true")
+    pa.add_argument("--history", action="append", help="an earlier question (repeatable, oldest first)")
+    pa.add_argument("--k", type=int, dest="top_k")
+    ps = sub.add_parser("status", help="what the index holds")
+    ps.add_argument("--json", action="store_true")
+    pv = sub.add_parser("serve", help="launch the chat UI")
+    pv.add_argument("--port", type=int)
+    pv.add_argument("--host")
+    pv.add_argument("--open", action="store_true", help="open a browser tab")
+    return p
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "serve": cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(top_k=getattr(args, "top_k", None), port=getattr(args, "port", None),
+                                 host=getattr(args, "host", None))
+        return COMMANDS[args.command](args, settings)
+    except QAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # the last line of defence: one line, not a traceback
+        if os.environ.get("QA_DEBUG"):
+            raise
+        print(f"error: {type(e).__name__}: {e} (set QA_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Rendering an Answer for people: terminal text, chat markdown, highlighted passages, export.
+
+Pure functions. Text that comes from documents is always escaped, so a passage holding
+`<script>` or a markdown image link to a remote host shows as the characters it is and runs or
+fetches nothing.
+"""
+from __future__ import annotations
+
+import html
+import re
+from pathlib import PurePath
+
+from qa.schema import Answer, Citation
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+NOT_FOUND_HEADLINE = "Not found in your documents"
+
+
+def md_escape(text: str) -> str:
+    """Make text inert in markdown: every markdown/HTML-special character backslash-escaped,
+    and newlines flattened (a quote is one paragraph)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def citation_label(c: Citation | dict, full_path: bool = False) -> str:
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    name = get("source") if full_path else PurePath(get("source")).name
+    extras = [f"p. {get('page')}" if get("page") else None, get("date")]
+    return f"[{get('n')}] {name}" + "".join(f" · {e}" for e in extras if e)
+
+
+def cli_text(answer: Answer) -> str:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        for c in answer.citations:
+            lines.append(f"{citation_label(c, full_path=True)}, chars {c.start}-{c.end}: \"{c.quote}\"")
+    if answer.abstained and answer.nearest:
+        lines += ["", "Nearest passages (not citations):"]
+        lines += [f"  - {c.source}: \"{c.quote[:160]}\"" for c in answer.nearest]
+    return "\n".join(lines)
+
+
+def chat_markdown(answer: Answer, final: bool = True) -> str:
+    """An answer as a chat message: the answer, then its sources; an abstention looks like one."""
+    if answer.abstained and (answer.nearest or answer.text.startswith("I could not find")):
+        parts = [f"**{NOT_FOUND_HEADLINE}.** {md_escape(answer.text)}"]
+        if answer.nearest:
+            parts.append("*Closest matches (not citations):*")
+            parts += [f"> *{md_escape(PurePath(c.source).name)}:* {md_escape(c.quote)}" for c in answer.nearest]
+        return "\n\n".join(parts)
+    parts = [md_escape(answer.text)]
+    if answer.unsupported:
+        parts.append(f"⚠️ {len(answer.unsupported)} sentence(s) could not be checked against the documents and are marked.")
+    if final and answer.citations:
+        parts.append("**Sources**")
+        parts.append("\n".join(f"- **{md_escape(citation_label(c))}:** “{md_escape(c.quote)}”" for c in answer.citations))
+    return "\n\n".join(parts)
+
+
+def highlight_html(text: str, start: int, end: int, context: int | None = 400, mark_id: str = "cite-mark") -> str:
+    """The span `text[start:end]` in a <mark>, with `context` characters either side (None: all).
+    A leading `date YYYY-MM-DD` line is metadata, not text, and is left out."""
+    from index.load import parse_date_prefix
+
+    floor = parse_date_prefix(text)[1] if start >= parse_date_prefix(text)[1] else 0
+    lo = floor if context is None else max(floor, start - context)
+    hi = len(text) if context is None else min(len(text), end + context)
+    before, quote, after = text[lo:start], text[start:end], text[end:hi]
+    return (
+        ("…" if lo > 0 else "") + html.escape(before)
+        + f'<mark id="{mark_id}">' + html.escape(quote) + "</mark>"
+        + html.escape(after) + ("…" if hi < len(text) else "")
+    )
+
+
+def passage_panel_html(c: dict, text: str | None) -> str:
+    head = html.escape(citation_label(c, full_path=True))
+    if text is None or text[c["start"] : c["end"]] != c["quote"]:
+        body = f'<mark id="cite-mark">{html.escape(c["quote"])}</mark>'
+        note = '<p class="qa-note">The document changed since it was indexed; showing the quote as indexed.</p>'
+    else:
+        body, note = highlight_html(text, c["start"], c["end"]), ""
+    return (f'<div class="qa-passage"><div class="qa-passage-head">{head}</div>{note}'
+            f'<div class="qa-passage-text">{body}</div></div>')
+
+
+def document_html(c: dict, text: str) -> str:
+    return f'<div class="qa-document">{highlight_html(text, c["start"], c["end"], context=None)}</div>'
+
+
+def export_markdown(turns: list[tuple[str, Answer | dict]]) -> str:
+    """A conversation as Markdown, each answer followed by its citations."""
+    out = ["# Conversation", ""]
+    for question, ans in turns:
+        d = ans.to_dict() if isinstance(ans, Answer) else ans
+        out += [f"**Q:** {question}", "", f"**A:** {d['answer']}", ""]
+        for c in d.get("citations", []):
+            out.append(f"- {citation_label(c, full_path=True)} (chars {c['start']}-{c['end']}): “{c['quote']}”")
+        out.append("")
+    return "\n".join(out)

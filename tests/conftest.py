@@ -1,0 +1,72 @@
+"""Shared fixtures. Every test gets its own data directory under tmp_path and, unless it asks
+for the real model, the deterministic fake embedding. The real seeds index (MiniLM, Chroma on
+disk) is built once per session for the end-to-end tests."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.chdir(ROOT)  # sources are named relative to the working directory: `seeds/000_...txt`
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False")
+for key in [k for k in os.environ if k.startswith("QA_")]:
+    del os.environ[key]
+
+LIU_Q = "Who heads the Chinese Communist Party's international affairs department?"
+SEED_000 = "seeds/000_85dd2a9e8a7d58fd.txt"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "qa-data"))
+    monkeypatch.setenv("QA_EMBEDDING", "fake")
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from qa.settings import Settings
+
+    return Settings(data_dir=tmp_path / "qa-data", embedding="fake")
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory):
+    """Settings for the real model with the seeds indexed once (MiniLM + Chroma on disk)."""
+    from index.indexer import index_paths
+    from qa.settings import Settings
+
+    s = Settings(data_dir=tmp_path_factory.mktemp("seeds-index"), embedding="minilm")
+    report = index_paths([ROOT / "seeds"], s, progress=False)
+    assert report.added > 0 and not report.failed
+    return s
+
+
+@pytest.fixture
+def real_env(real_settings, monkeypatch):
+    monkeypatch.setenv("QA_DATA_DIR", str(real_settings.data_dir))
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    return real_settings
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    from qa.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_json(capsys, *argv) -> dict:
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,91 @@
+"""End to end with the real MiniLM model and a real Chroma on disk: the CLI contract."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import LIU_Q, ROOT, SEED_000, cli_json, run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def seed_text() -> str:
+    with open(ROOT / SEED_000, encoding="utf-8", newline="") as f:
+        return f.read()
+
+
+def test_liu_question_is_answered_with_an_exact_citation(real_env, capsys):
+    out = cli_json(capsys, "ask", LIU_Q, "--json")
+    assert "Liu Jianchao" in out["answer"]
+    assert out["abstained"] is False
+    first = out["citations"][0]
+    assert first["n"] == 1 and first["source"] == SEED_000
+    assert first["quote"] == seed_text()[first["start"] : first["end"]]
+    assert "date 2022" not in first["quote"]  # the date prefix is metadata, never quoted
+    assert first["date"] == "2022-08-18"
+    assert set(out["timings_ms"]) >= {"retrieve_ms", "answer_ms", "total_ms"}
+
+
+def test_every_citation_quote_is_the_source_text_at_its_offsets(real_env, capsys):
+    for q in ["What did Wang Yi say about the two-state solution?", "When did Wang Yi call Blinken?",
+              "What does China think about Xinjiang genocide claims?"]:
+        out = cli_json(capsys, "ask", q, "--json")
+        for c in out["citations"] + out["nearest"]:
+            with open(c["source"], encoding="utf-8", newline="") as f:
+                assert f.read()[c["start"] : c["end"]] == c["quote"]
+
+
+def test_unanswerable_question_abstains_without_citations(real_env, capsys):
+    out = cli_json(capsys, "ask", "What is the capital of Australia?", "--json")
+    assert out["abstained"] is True
+    assert out["citations"] == []
+    assert "could not find" in out["answer"].lower()
+    assert out["nearest"], "the closest passages are still shown, as nearest, not as citations"
+
+
+def test_followup_uses_history(real_env, capsys):
+    out = cli_json(capsys, "ask", "What did she tell them?", "--history", "Who is Irit Ben-Abba?", "--json")
+    assert "Ben-Abba" in out["query"]
+    assert out["abstained"] is False
+    assert out["citations"][0]["source"] == SEED_000
+    alone = cli_json(capsys, "ask", "What did she tell them?", "--json")
+    assert alone["query"] == "What did she tell them?"
+
+
+def test_indexing_twice_adds_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    first = cli_json(capsys, "index", "seeds", "--json")
+    assert first["added"] > 0 and first["failed"] == []
+    second = cli_json(capsys, "index", "seeds", "--json")
+    assert second["added"] == 0 and second["deleted"] == 0 and second["skipped"] == 2
+    status = cli_json(capsys, "status", "--json")
+    assert status["documents"] == 2 and status["chunks"] == first["added"]
+    assert status["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize("question,expect", [("", "type a question"), ("   ", "type a question"), ("x" * 10_000, "10,000 characters")])
+def test_bad_questions_get_a_clear_answer(real_env, capsys, question, expect):
+    code, out, err = run_cli(capsys, "ask", question, "--json")
+    assert code == 0 and err == ""
+    assert expect in json.loads(out)["answer"]
+
+
+def test_the_installed_qa_command_reports_a_missing_path_in_one_line(tmp_path):
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "d")}
+    qa = Path(sys.executable).with_name("qa")
+    r = subprocess.run([str(qa), "index", str(tmp_path / "nope")], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "no such file or folder" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_the_installed_qa_command_answers_from_a_fresh_process(real_settings):
+    env = {**os.environ, "QA_DATA_DIR": str(real_settings.data_dir), "QA_EMBEDDING": "minilm"}
+    qa = Path(sys.executable).with_name("qa")
+    r = subprocess.run([str(qa), "ask", LIU_Q, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "Liu Jianchao" in out["answer"] and out["citations"][0]["source"] == SEED_000

@@ -1,0 +1,54 @@
+"""The UI answers through gradio_client against a launched app (real model, real index)."""
+import pytest
+
+from conftest import LIU_Q, SEED_000, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def served(real_settings):
+    import ui
+
+    s = real_settings.model_copy(update={"port": free_port()})
+    demo = ui.main(s, block=False)
+    yield f"http://127.0.0.1:{s.port}/"
+    demo.close()
+
+
+def test_ask_api_answers_with_citation(served):
+    from gradio_client import Client
+
+    out = Client(served, verbose=False).predict(LIU_Q, [], api_name="/ask")
+    assert "Liu Jianchao" in out["answer"]
+    assert out["citations"][0]["source"] == SEED_000
+
+
+def test_chat_event_streams_a_rendered_answer(served):
+    from gradio_client import Client
+
+    job = Client(served, verbose=False).submit(LIU_Q, [], "extractive", "", "", 5, api_name="/chat")
+    chat = job.result()[0]
+    assert chat[-1]["role"] == "assistant"
+    text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
+    assert "Liu Jianchao" in text and "Sources" in text and "85dd2a9e8a7d58fd" in text
+
+
+def test_chat_abstains_visibly(served):
+    from gradio_client import Client
+
+    chat = Client(served, verbose=False).predict("What is the capital of Australia?", [], "extractive", "", "", 5, api_name="/chat")[0]
+    text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
+    assert text.startswith("**Not found in your documents.**") and "Closest matches" in text
+
+
+@pytest.mark.parametrize("host,auth,ok", [("127.0.0.1", None, True), ("0.0.0.0", None, False), ("0.0.0.0", "u:p", True), ("192.168.1.5", None, False)])
+def test_binding_beyond_loopback_needs_a_password(host, auth, ok):
+    from qa.errors import UsageError
+    from ui import check_bind
+
+    if ok:
+        check_bind(host, auth)
+    else:
+        with pytest.raises(UsageError, match="QA_AUTH"):
+            check_bind(host, auth)
