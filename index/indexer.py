@@ -82,10 +82,14 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
-    """A loaded document -> its chunk records (pure: ids from source+text, offsets as metadata)."""
+    """A loaded document -> its chunk records (pure: ids from source+text, offsets as metadata).
+    PDF pages are chunked separately, so every quote's page is its chunk's page."""
     seen: Counter[str] = Counter()
     records = []
-    for i, span in enumerate(chunk_spans(doc.text, doc.body_start, settings.chunk_words, settings.chunk_overlap_sentences)):
+    bounds = [doc.body_start] + [max(p, doc.body_start) for p in doc.page_starts[1:]] + [len(doc.text)]
+    spans = [s for lo, hi in zip(bounds, bounds[1:])
+             for s in chunk_spans(doc.text, lo, settings.chunk_words, settings.chunk_overlap_sentences, end=hi)]
+    for i, span in enumerate(spans):
         text = doc.text[span.start : span.end]
         cid = chunk_id(doc.source, text, seen[text])
         seen[text] += 1
@@ -109,6 +113,9 @@ class Indexer:
         self.progress = progress
         self.report = IndexReport()
         self._pending: list[_Pending] = []
+        from index.sandbox import BoundedRunner
+
+        self.runner = BoundedRunner(settings.parse_timeout_s, settings.parse_memory_mb)
 
     def check_model(self) -> None:
         model = getattr(self.store.embeddings, "model_id", type(self.store.embeddings).__name__)
@@ -131,17 +138,20 @@ class Indexer:
         from tqdm import tqdm
 
         bar = tqdm(files, desc="indexing", unit="file", disable=None if self.progress else True, leave=False)
-        for path in bar:
-            source = source_name(path)
-            seen.add(source)
-            try:
-                self._index_file(path, source)
-            except LoadError as e:
-                self.report.failed.append({"path": source, "error": str(e)})
-                self.forget(source)
-            if sum(len(p.to_embed) for p in self._pending) >= FLUSH_CHUNKS:
-                self._flush()
-        self._flush()
+        try:
+            for path in bar:
+                source = source_name(path)
+                seen.add(source)
+                try:
+                    self._index_file(path, source)
+                except LoadError as e:
+                    self.report.failed.append({"path": source, "error": str(e)})
+                    self.forget(source)
+                if sum(len(p.to_embed) for p in self._pending) >= FLUSH_CHUNKS:
+                    self._flush()
+            self._flush()
+        finally:
+            self.runner.close()
         for root in roots:
             for row in self.store.manifest.files():
                 if row["source"].startswith(root) and row["source"] not in seen:
@@ -185,7 +195,7 @@ class Indexer:
             with db:
                 db.execute("UPDATE files SET size=?, mtime_ns=? WHERE source=?", (st.st_size, st.st_mtime_ns, source))
             return
-        doc = load_document(path, source)
+        doc = load_document(path, source, runner=self.runner, max_bytes=self.settings.max_file_mb * 2**20)
         records = plan_chunks(doc, self.settings)
         if not records:
             raise LoadError("no text to index")

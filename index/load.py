@@ -16,6 +16,8 @@ from pathlib import Path
 from qa.errors import QAError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+BOUNDED_SUFFIXES = (".pdf", ".docx", ".html", ".htm")  # parsed in a worker with time/memory limits
+MAX_LINE_CHARS = 1_000_000  # a "line" longer than this is data, not prose
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024  # a .docx declaring more than this is treated as a zip bomb
 
 _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
@@ -136,23 +138,42 @@ def _load_docx(path: Path) -> str:
     return "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
 
 
-def load_document(path: Path, source: str) -> LoadedDocument:
-    """Read and extract one file. Raises LoadError with a one-line reason for anything unusable."""
+def extract(path: Path) -> tuple[str, list[int]]:
+    """The extracted text of a file and, for PDFs, where each page starts. Runs in a worker for
+    the formats in BOUNDED_SUFFIXES, so it must be a plain top-level function."""
+    suffix = path.suffix.lower()
+    page_starts: list[int] = []
+    if suffix == ".pdf":
+        text, page_starts = _load_pdf(path)
+    elif suffix == ".docx":
+        text = _load_docx(path)
+    elif suffix in (".html", ".htm"):
+        text = _load_html(path)
+    else:
+        text = _load_text(path)
+    return text, page_starts
+
+
+def load_document(path: Path, source: str, runner=None, max_bytes: int | None = None) -> LoadedDocument:
+    """Read and extract one file. Raises LoadError with a one-line reason for anything unusable.
+    `runner` (a sandbox.BoundedRunner) bounds the time and memory of the heavier parsers."""
+    from index.sandbox import ParseLimitError
+
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(f"unsupported file type {suffix or '(none)'}")
     try:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise LoadError("empty file (0 bytes)")
-        page_starts: list[int] = []
-        if suffix == ".pdf":
-            text, page_starts = _load_pdf(path)
-        elif suffix == ".docx":
-            text = _load_docx(path)
-        elif suffix in (".html", ".htm"):
-            text = _load_html(path)
+        if max_bytes and size > max_bytes:
+            raise LoadError(f"file is {size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit (QA_MAX_FILE_MB)")
+        if runner is not None and suffix in BOUNDED_SUFFIXES:
+            text, page_starts = runner.run(extract, path)
         else:
-            text = _load_text(path)
+            text, page_starts = extract(path)
+    except ParseLimitError as e:
+        raise LoadError(str(e)) from None
     except FileNotFoundError:
         raise LoadError("file vanished while indexing") from None
     except PermissionError:
@@ -163,5 +184,8 @@ def load_document(path: Path, source: str) -> LoadedDocument:
         raise LoadError(f"cannot read file ({e.strerror or type(e).__name__})") from None
     if not text.strip():
         raise LoadError("no text (file is empty or only whitespace)")
+    longest = max(map(len, text.splitlines()), default=0)
+    if longest > MAX_LINE_CHARS:
+        raise LoadError(f"a single line of {longest / 1e6:.0f} million characters; this looks like data, not a document")
     date, body_start = parse_date_prefix(text)
     return LoadedDocument(source=source, text=text, body_start=body_start, date=date, page_starts=page_starts)

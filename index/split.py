@@ -94,12 +94,13 @@ def chunk_spans(
     max_words: int = 120,
     overlap_sentences: int = 1,
     min_words: int | None = None,
+    end: int | None = None,
 ) -> list[Span]:
-    """Chunks of `text[start:]`, each a run of whole sentences of at most `max_words` words
+    """Chunks of `text[start:end]`, each a run of whole sentences of at most `max_words` words
     (a longer sentence is split on word boundaries), neighbours sharing `overlap_sentences`."""
     min_words = max_words // 2 if min_words is None else min_words
     sentences: list[Span] = []
-    for s in split_sentences(text, start):
+    for s in split_sentences(text, start, end):
         sentences.extend(_hard_split(text, s, max_words) if _words(text, s) > max_words else [s])
     counts = [_words(text, s) for s in sentences]
     chunks: list[Span] = []

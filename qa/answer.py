@@ -79,6 +79,19 @@ class ExtractiveAnswerer:
     max_sentences: int = 2
     second_ratio: float = 0.92  # a second sentence must score at least this share of the first
     name: str = "extractive"
+    cache_size: int = 50_000  # sentence vectors kept in memory: a corpus's sentences recur across questions
+
+    def __post_init__(self):
+        self._cache: dict[str, np.ndarray] = {}
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """Vectors for `texts`, computing only those not seen before."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            if len(self._cache) + len(missing) > self.cache_size:
+                self._cache.clear()
+            self._cache.update(zip(missing, self.encode(missing)))
+        return np.stack([self._cache[t] for t in texts])
 
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
         best_per_passage: dict[int, int] = {}
@@ -94,7 +107,7 @@ class ExtractiveAnswerer:
         sentences = passage_sentences(passages)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
-        vecs = self.encode([query] + [s.text for s in sentences])
+        vecs = self.vectors([query] + [s.text for s in sentences])
         scores = score_sentences(query, sentences, vecs[0], vecs[1:])
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):

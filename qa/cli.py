@@ -89,6 +89,28 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval(args, settings: Settings) -> int:
+    from qa.errors import UsageError
+    from qa.evaluate import report_markdown, run_eval
+
+    dataset = Path(args.dataset)
+    if not dataset.is_file():
+        raise UsageError(f"no such dataset file: {dataset}")
+    m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=not args.json)
+    if args.report:
+        Path(args.report).write_text(report_markdown(m, records, dataset.name), encoding="utf-8")
+    if args.json:
+        _print_json(m)
+    else:
+        r, a, c, ab = m["retrieval"], m["answers"], m["citations"], m["abstention"]
+        print(f"{m['questions']} questions: hit@1 {r['hit@1']:.3f} hit@5 {r['hit@5']:.3f} hit@10 {r['hit@10']:.3f} "
+              f"MRR {r['mrr']:.3f}; containment {a['containment']:.3f}, F1 {a['token_f1']:.3f}, "
+              f"{a['mean_words']:.1f} words; citation validity {c['validity']:.3f}, correctness {c['correctness']:.3f}; "
+              f"abstained {ab['unanswerable_abstained']:.3f} of unanswerable, {ab['answerable_wrongly_abstained']:.3f} of answerable; "
+              f"p50 {m['latency_ms']['p50']:.0f} ms, p95 {m['latency_ms']['p95']:.0f} ms")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Ask questions of your documents; every answer cites its source.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -103,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--k", type=int, dest="top_k")
     ps = sub.add_parser("status", help="what the index holds")
     ps.add_argument("--json", action="store_true")
+    pe = sub.add_parser("eval", help="measure answer quality on a labelled set (isolated index)")
+    pe.add_argument("dataset", help="SQuAD 2.0 .json, or .jsonl with --docs")
+    pe.add_argument("--docs", help="folder of documents a .jsonl dataset is about")
+    pe.add_argument("--k", type=int, dest="top_k")
+    pe.add_argument("--limit", type=int, help="evaluate an evenly spread subset of N questions")
+    pe.add_argument("--json", action="store_true")
+    pe.add_argument("--report", help="write a markdown report here")
     pv = sub.add_parser("serve", help="launch the chat UI")
     pv.add_argument("--port", type=int)
     pv.add_argument("--host")
@@ -110,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "serve": cmd_serve}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Chunking: sentences are packed into chunks of at most this many words.
     chunk_words: int = 120
     chunk_overlap_sentences: int = 1
+    # Heavier parsers (PDF, DOCX, HTML) run in a worker bounded by these.
+    parse_timeout_s: float = 60.0
+    parse_memory_mb: int = 2048
 
     # `extractive` (offline, default) | `ollama:MODEL` | `openai:MODEL`
     answerer: str = "extractive"

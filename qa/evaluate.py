@@ -1,0 +1,257 @@
+"""Evaluation: run the assistant over a labelled set, in an isolated index, and measure it.
+
+Datasets: SQuAD 2.0 JSON (each paragraph becomes a document; its questions' gold passage is that
+document) or JSONL lines `{"question", "answers": [...], "answerable": bool, "source"?}` over a
+folder of documents. Metrics: retrieval hit@1/5/10, MRR, answer-recall@k; answer containment,
+token F1, length; citation validity and correctness; abstention rates and the threshold curve;
+latency. The scoring functions are pure; `run_eval` does the I/O.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import re
+import string
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.settings import Settings
+
+THRESHOLDS = [round(x, 2) for x in np.arange(0.20, 0.71, 0.025)]
+
+
+@dataclass
+class Example:
+    question: str
+    answers: list[str]
+    answerable: bool
+    source: str | None = None  # the gold document, when known
+
+
+# -- SQuAD-style normalisation and scores (pure) ---------------------------------------------------
+def normalize(text: str) -> str:
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def contains_answer(text: str, answers: list[str]) -> bool:
+    t = f" {normalize(text)} "
+    return any(f" {normalize(a)} " in t for a in answers if normalize(a))
+
+
+def token_f1(prediction: str, answers: list[str]) -> float:
+    pred = normalize(prediction).split()
+    best = 0.0
+    for a in answers:
+        gold = normalize(a).split()
+        common = collections.Counter(pred) & collections.Counter(gold)
+        same = sum(common.values())
+        if same:
+            p, r = same / len(pred), same / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+# -- datasets -------------------------------------------------------------------------------------
+def load_squad(path: Path, docs_dir: Path) -> list[Example]:
+    """Write each paragraph of a SQuAD 2.0 file to `docs_dir` and return its questions."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    examples = []
+    for article in data:
+        slug = re.sub(r"\W+", "_", article["title"]).strip("_")[:60]
+        for i, para in enumerate(article["paragraphs"]):
+            doc = docs_dir / slug / f"{i:03d}.txt"
+            doc.parent.mkdir(parents=True, exist_ok=True)
+            doc.write_text(para["context"], encoding="utf-8")
+            for qa in para["qas"]:
+                answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                answerable = not qa.get("is_impossible", False) and bool(answers)
+                examples.append(Example(qa["question"], answers, answerable, str(doc)))
+    return examples
+
+
+def load_jsonl(path: Path, docs_dir: Path) -> list[Example]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            src = str((docs_dir / d["source"]).resolve()) if d.get("source") else None
+            out.append(Example(d["question"], list(d.get("answers", [])), bool(d.get("answerable", True)), src))
+    return out
+
+
+# -- metrics (pure) -----------------------------------------------------------------------------
+@dataclass
+class Record:
+    example: Example
+    sources: list[str]  # retrieved sources, best first (up to 10)
+    chunks: list[str]  # retrieved chunk texts, best first
+    answer: str
+    abstained: bool
+    top_score: float
+    citations: list[dict]
+    citation_valid: list[bool]
+    first_cited_passage: str | None
+    latency_ms: float
+    failure: str | None = field(default=None)
+
+
+def metrics(records: list[Record], k: int) -> dict:
+    ans = [r for r in records if r.example.answerable]
+    unans = [r for r in records if not r.example.answerable]
+    with_gold = [r for r in ans if r.example.source]
+
+    def hit(r: Record, n: int) -> bool:
+        return r.example.source in r.sources[:n]
+
+    def rr(r: Record) -> float:
+        return 1.0 / (r.sources.index(r.example.source) + 1) if r.example.source in r.sources else 0.0
+
+    mean = lambda xs: float(np.mean(xs)) if len(xs) else 0.0
+    answered = [r for r in ans if not r.abstained]
+    all_cites = [v for r in records for v in r.citation_valid]
+    curve = [
+        {"threshold": t, "abstain_unanswerable": mean([r.top_score < t for r in unans]),
+         "abstain_answerable": mean([r.top_score < t for r in ans]),
+         "containment": mean([(r.top_score >= t) and contains_answer(r.answer, r.example.answers) for r in ans])}
+        for t in THRESHOLDS
+    ]
+    lat = [r.latency_ms for r in records]
+    return {
+        "questions": len(records), "answerable": len(ans), "unanswerable": len(unans), "k": k,
+        "retrieval": {
+            "hit@1": mean([hit(r, 1) for r in with_gold]), "hit@5": mean([hit(r, 5) for r in with_gold]),
+            "hit@10": mean([hit(r, 10) for r in with_gold]), "mrr": mean([rr(r) for r in with_gold]),
+            f"answer_recall@{k}": mean([contains_answer(" ".join(r.chunks[:k]), r.example.answers) for r in ans]),
+        },
+        "answers": {
+            "containment": mean([(not r.abstained) and contains_answer(r.answer, r.example.answers) for r in ans]),
+            "token_f1": mean([0.0 if r.abstained else token_f1(r.answer, r.example.answers) for r in ans]),
+            "mean_words": mean([len(r.answer.split()) for r in answered]),
+        },
+        "citations": {
+            "validity": mean(all_cites) if all_cites else 1.0,
+            "count": len(all_cites),
+            "correctness": mean([r.first_cited_passage is not None and contains_answer(r.first_cited_passage, r.example.answers) for r in answered]),
+        },
+        "abstention": {
+            "unanswerable_abstained": mean([r.abstained for r in unans]),
+            "answerable_wrongly_abstained": mean([r.abstained for r in ans]),
+            "curve": curve,
+        },
+        "latency_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95)},
+    }
+
+
+def classify_failure(r: Record) -> str | None:
+    ex = r.example
+    if not ex.answerable:
+        return None
+    if r.abstained:
+        return "wrong abstention"
+    if ex.source and ex.source not in r.sources[:5]:
+        return "wrong passage"
+    if not contains_answer(r.answer, ex.answers):
+        return "right passage, answer missed"
+    return None
+
+
+def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int = 5) -> str:
+    r, a, c, ab = m["retrieval"], m["answers"], m["citations"], m["abstention"]
+    lines = [
+        f"# Evaluation: {dataset}", "",
+        f"{m['questions']} questions ({m['answerable']} answerable, {m['unanswerable']} unanswerable), k={m['k']}.", "",
+        "| metric | value |", "|---|---|",
+        *[f"| retrieval {k} | {v:.3f} |" for k, v in r.items()],
+        f"| answer containment | {a['containment']:.3f} |", f"| token F1 | {a['token_f1']:.3f} |",
+        f"| mean answer length (words) | {a['mean_words']:.1f} |",
+        f"| citation validity | {c['validity']:.3f} ({c['count']} citations) |", f"| citation correctness | {c['correctness']:.3f} |",
+        f"| unanswerable abstained | {ab['unanswerable_abstained']:.3f} |",
+        f"| answerable wrongly abstained | {ab['answerable_wrongly_abstained']:.3f} |",
+        f"| latency p50 / p95 (ms) | {m['latency_ms']['p50']:.0f} / {m['latency_ms']['p95']:.0f} |", "",
+        "## Abstention threshold trade-off", "",
+        "| threshold | unanswerable abstained | answerable abstained | containment |", "|---|---|---|---|",
+        *[f"| {p['threshold']:.3f} | {p['abstain_unanswerable']:.3f} | {p['abstain_answerable']:.3f} | {p['containment']:.3f} |" for p in ab["curve"]],
+        "", "## Failures",
+    ]
+    by_kind = collections.defaultdict(list)
+    for rec in records:
+        if rec.failure:
+            by_kind[rec.failure].append(rec)
+    for kind in ("wrong passage", "right passage, answer missed", "wrong abstention"):
+        lines += ["", f"### {kind} ({len(by_kind[kind])})", ""]
+        for rec in by_kind[kind][:per_kind]:
+            lines.append(f"- **Q:** {rec.example.question} — **gold:** {' | '.join(rec.example.answers[:3])}  ")
+            lines.append(f"  **answer:** {rec.answer[:300]}")
+    return "\n".join(lines) + "\n"
+
+
+# -- the run (I/O) --------------------------------------------------------------------------------
+def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit: int | None = None,
+             work_dir: Path | None = None, progress: bool = True) -> tuple[dict, list[Record]]:
+    from tqdm import tqdm
+
+    from index.indexer import index_paths
+    from index.store import open_store
+    from qa.chain import build_chain
+
+    work = Path(work_dir or tempfile.mkdtemp(prefix="qa-eval-"))
+    docs_dir = work / "docs"
+    if dataset.suffix == ".jsonl":
+        if docs is None:
+            from qa.errors import UsageError
+
+            raise UsageError("a JSONL dataset needs --docs FOLDER (the documents its questions are about)")
+        examples, corpus = load_jsonl(dataset, docs), docs
+    else:
+        examples, corpus = load_squad(dataset, docs_dir), docs_dir
+    if limit:
+        examples = _spread(examples, limit)
+    # An isolated index: never the user's data directory.
+    s = settings.model_copy(update={"data_dir": work / "index", "chroma_url": None})
+    store = open_store(s)
+    index_paths([corpus], s, store=store, progress=progress)
+    k = s.top_k
+    chain = build_chain(s, store=store)
+    from qa.chain import ask
+    from qa.retrieve import HybridRetriever, to_passage
+
+    wide = HybridRetriever(store=store, k=max(10, k), fetch_k=max(s.fetch_k, 10), rrf_k=s.rrf_k)
+    texts: dict[str, str] = {}
+    records = []
+    for ex in tqdm(examples, desc="evaluating", unit="q", disable=None if progress else True, leave=False):
+        t0 = time.perf_counter()
+        answer = ask(chain, ex.question)
+        latency = (time.perf_counter() - t0) * 1000
+        ranked = [to_passage(d) for d in wide.invoke(ex.question)]
+        valid = []
+        for c in answer.citations:
+            if c.source not in texts:
+                texts[c.source] = store.document_text(c.source) or ""
+            valid.append(texts[c.source][c.start : c.end] == c.quote)
+        scores = [c.score for c in answer.citations + answer.nearest]
+        first = answer.citations[0] if answer.citations else None
+        first_passage = next((p.text for p in answer.passages if first and p.id == first.passage_id), None)
+        rec = Record(ex, [p.source for p in ranked], [p.text for p in ranked], answer.text, answer.abstained,
+                     max(scores) if scores else 0.0, [c.to_dict() for c in answer.citations], valid, first_passage, latency)
+        rec.failure = classify_failure(rec)
+        records.append(rec)
+    return metrics(records, k), records
+
+
+def _spread(examples: list[Example], limit: int) -> list[Example]:
+    """An evenly spread subset, so a small --limit still covers every article."""
+    if limit >= len(examples):
+        return examples
+    step = len(examples) / limit
+    return [examples[int(i * step)] for i in range(limit)]
