@@ -59,13 +59,14 @@ def decode_text(data: bytes) -> str:
     except UnicodeDecodeError:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data[: 4 * 1024 * 1024]).best()
-        if best is None:
+        matches = list(from_bytes(data[: 4 * 1024 * 1024]))
+        if not matches:
             raise LoadError("binary or unknown encoding, not text") from None
-        encoding = best.encoding
-        # charset-normalizer may name a close relative; Latin-1 text is best read as cp1252.
-        if encoding in ("latin_1", "iso8859_1"):
-            encoding = "cp1252"
+        # Short Western text fits several code pages equally well; among the equally plausible,
+        # prefer cp1252 (a superset of printable Latin-1), the most common of them.
+        best = matches[0]
+        tied = [m.encoding for m in matches if m.chaos <= best.chaos]
+        encoding = "cp1252" if {"cp1252", "latin_1", "iso8859_1"} & set(tied) else best.encoding
         try:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
@@ -91,9 +92,12 @@ def _load_html(path: Path) -> str:
 
 
 def _load_pdf(path: Path) -> tuple[str, list[int]]:
+    import logging
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its warnings are our one-line reason
     try:
         reader = PdfReader(str(path))
         if reader.is_encrypted:

@@ -1,0 +1,241 @@
+"""Ingestion people can trust: formats with exact offsets, incremental and idempotent updates,
+bad input skipped with a reason while everything else is indexed. Real Chroma on disk; the fake
+embedding keeps these fast (the real model is exercised in test_e2e and test_server)."""
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_json
+from index.indexer import index_paths, remove_document
+from index.load import decode_text, load_document
+from index.store import open_store
+from qa.errors import IndexLockedError, ModelMismatchError
+
+PARA = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
+        "a region in France. They were descended from Norse raiders and pirates from Denmark, Iceland and Norway.")
+
+
+def make_pdf(path: Path, pages: list[str]) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    pdf.output(str(path))
+
+
+def make_docx(path: Path, paragraphs: list[str]) -> None:
+    import docx
+
+    d = docx.Document()
+    for p in paragraphs:
+        d.add_paragraph(p)
+    d.save(str(path))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"])
+def test_text_in_any_common_encoding_decodes(encoding):
+    text = "Café in Zürich: “quotes” — façade, naïve résumé." if encoding in ("utf-8", "utf-8-sig", "utf-16", "cp1252") else "Café in Zürich: façade, naïve résumé."
+    assert decode_text(text.encode(encoding)) == text
+
+
+def test_every_format_quotes_exactly_and_pdf_pages_are_right(tmp_path, settings):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Title\n\n" + PARA, encoding="utf-8")
+    (docs / "b.html").write_text(
+        "<html><head><script>var secret='SCRIPTTEXT';</script></head><body><nav>Home | NAVTEXT</nav>"
+        f"<article><h1>Normans</h1><p>{PARA}</p><p>{PARA.replace('Normans', 'Vikings')}</p></article></body></html>", encoding="utf-8")
+    make_pdf(docs / "c.pdf", ["Page one talks about cheese making in Normandy.", "Page two says the castle was built in 1066 by William.", "Page three is about apples."])
+    make_docx(docs / "d.docx", ["Docx first paragraph about Rollo.", PARA])
+    (docs / "e.txt").write_bytes(("Ünïcode in cp1252: " + PARA).encode("cp1252"))
+    store = open_store(settings)
+    report = index_paths([docs], settings, store=store, progress=False)
+    assert report.failed == [] and report.files_indexed == 5
+    rows = store.manifest.all_chunks()
+    chunks = store.manifest.chunks([r[0] for r in rows])
+    for c in chunks.values():
+        assert store.document_text(c.source)[c.start : c.end] == c.text
+    html_text = store.document_text(str(docs / "b.html").removeprefix(os.getcwd() + "/"))
+    assert "SCRIPTTEXT" not in html_text and "Normans" in html_text
+    pdf_chunks = [c for c in chunks.values() if c.source.endswith("c.pdf")]
+    by_page = {c.page: c.text for c in pdf_chunks}
+    assert "1066" in by_page[2] and "cheese" in by_page[1] and "apples" in by_page[3]
+    assert any("Ünïcode" in c.text for c in chunks.values())
+
+
+def test_pdf_page_shows_in_citations(tmp_path, settings):
+    from qa.chain import ask, build_chain
+
+    make_pdf(tmp_path / "castle.pdf", ["Nothing here but an introduction.", "The castle was built in 1066 by William the Conqueror."])
+    store = open_store(settings)
+    index_paths([tmp_path / "castle.pdf"], settings, store=store, progress=False)
+    answer = ask(build_chain(settings.model_copy(update={"abstain_threshold": 0.0}), store=store), "When was the castle built by William?")
+    cite = answer.citations[0]
+    assert cite.page == 2 and "1066" in cite.quote
+
+
+def long_doc(n: int, marker: str = "") -> str:
+    return "\n\n".join(f"Paragraph {i} tells the story of town {i} and its river {i * 7}. The mayor of town {i} was elected in year {1800 + i}.{marker if i == n // 2 else ''}" for i in range(n))
+
+
+def test_reindex_is_incremental(tmp_path, settings):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.txt").write_text(long_doc(200), encoding="utf-8")
+    (docs / "other.txt").write_text(PARA, encoding="utf-8")
+    store = open_store(settings)
+    first = index_paths([docs], settings, store=store, progress=False)
+    total = first.added
+    again = index_paths([docs], settings, store=store, progress=False)
+    assert (again.added, again.deleted, again.skipped) == (0, 0, 2)
+    # Edit one paragraph in the middle: only the chunks around it are re-embedded.
+    text = (docs / "long.txt").read_text().replace("Paragraph 100 tells", "Paragraph one hundred, rewritten and longer, tells")
+    (docs / "long.txt").write_text(text, encoding="utf-8")
+    edit = index_paths([docs], settings, store=store, progress=False)
+    assert 1 <= edit.added <= 3, edit.to_dict()
+    assert edit.added < total / 10
+    assert store.collection.count() == store.manifest.counts()[1]
+    # Offsets moved for later chunks, without re-embedding, and still quote exactly.
+    for c in store.manifest.chunks([r[0] for r in store.manifest.all_chunks()]).values():
+        assert store.document_text(c.source)[c.start : c.end] == c.text
+    meta = store.collection.get(include=["metadatas", "documents"])
+    for md, doc in zip(meta["metadatas"], meta["documents"]):
+        assert store.document_text(md["source"])[md["start"] : md["end"]] == doc
+    # A removed file has its chunks removed.
+    (docs / "other.txt").unlink()
+    gone = index_paths([docs], settings, store=store, progress=False)
+    assert gone.files_removed == 1 and gone.deleted >= 1
+    assert all(not s.endswith("other.txt") for s in (r["source"] for r in store.manifest.files()))
+    assert store.collection.get(where={"source": {"$contains": "other"}} if False else {"source": str(docs / 'other.txt')})["ids"] == []
+
+
+def test_remove_document(tmp_path, settings):
+    (tmp_path / "a.txt").write_text(PARA)
+    store = open_store(settings)
+    index_paths([tmp_path / "a.txt"], settings, store=store, progress=False)
+    source = store.manifest.files()[0]["source"]
+    assert remove_document(source, settings, store=store) >= 1
+    assert store.collection.count() == 0 and store.manifest.counts() == (0, 0)
+
+
+def test_batches_never_exceed_the_clients_max(tmp_path, settings, monkeypatch):
+    from index.store import Store
+
+    (tmp_path / "big.txt").write_text(long_doc(300))
+    monkeypatch.setattr(Store, "max_batch_size", property(lambda self: 7))
+    store = open_store(settings)
+    sizes = []
+    original = store.vectors.add_texts
+    monkeypatch.setattr(store.vectors, "add_texts", lambda texts, metadatas, ids: (sizes.append(len(ids)), original(texts, metadatas, ids))[1])
+    index_paths([tmp_path / "big.txt"], settings, store=store, progress=False)
+    assert sizes and max(sizes) <= 7 and sum(sizes) == store.collection.count()
+
+
+def test_model_change_is_detected(tmp_path, settings):
+    (tmp_path / "a.txt").write_text(PARA)
+    index_paths([tmp_path / "a.txt"], settings, progress=False)
+    other = settings.model_copy(update={"embedding": "minilm"})
+    with pytest.raises(ModelMismatchError, match="QA_DATA_DIR"):
+        index_paths([tmp_path / "a.txt"], other, progress=False)
+
+
+def test_one_writer_at_a_time(tmp_path, settings):
+    (tmp_path / "a.txt").write_text(PARA)
+    store = open_store(settings)
+    with store.writer():
+        with pytest.raises(IndexLockedError, match=f"process {os.getpid()}"):
+            index_paths([tmp_path / "a.txt"], settings, store=open_store(settings), progress=False)
+
+
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(tmp_path, settings, capsys):
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "good.txt").write_text(PARA)
+    (d / "good2.md").write_text("Rollo was the first ruler of Normandy.")
+    (d / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (d / "empty.txt").write_bytes(b"")
+    (d / "blank.txt").write_text("   \n\n\t  \n")
+    (d / "oneline.txt").write_bytes(b"x" * (50 * 1000 * 1000))
+    (d / "corrupt.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer <<>>\n%%EOF")
+    make_pdf(d / "truncated_src.pdf", ["Some text that will be cut off."])
+    (d / "truncated.pdf").write_bytes((d / "truncated_src.pdf").read_bytes()[:300])
+    (d / "truncated_src.pdf").unlink()
+    # An encrypted PDF (password required) made with pypdf.
+    from pypdf import PdfWriter
+
+    w = PdfWriter()
+    w.add_blank_page(200, 200)
+    w.encrypt(user_password="secret", owner_password="owner")
+    with open(d / "encrypted.pdf", "wb") as f:
+        w.write(f)
+    # A PDF with no text layer.
+    w = PdfWriter()
+    w.add_blank_page(200, 200)
+    with open(d / "scanned.pdf", "wb") as f:
+        w.write(f)
+    # A .docx zip bomb: declares gigabytes uncompressed.
+    with zipfile.ZipFile(d / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", b"\0" * (300 * 1024 * 1024))
+    # Unreadable, a symlink loop.
+    (d / "secret.txt").write_text("private")
+    (d / "secret.txt").chmod(0)
+    os.symlink(d / "loop_b.txt", d / "loop_a.txt")
+    os.symlink(d / "loop_a.txt", d / "loop_b.txt")
+    out = cli_json(capsys, "index", str(d), "--json")
+    reasons = {Path(f["path"]).name: f["error"] for f in out["failed"]}
+    assert out["files_indexed"] == 2 + (os.geteuid() == 0), out
+    expected = {
+        "binary.txt": "binary", "empty.txt": "empty", "blank.txt": "no text", "oneline.txt": "single line",
+        "corrupt.pdf": "corrupt", "truncated.pdf": "corrupt", "encrypted.pdf": "encrypted", "scanned.pdf": "no text; scanned?",
+        "bomb.docx": "zip bomb", "loop_a.txt": "symlink loop", "loop_b.txt": "symlink loop",
+    }
+    if os.geteuid() != 0:  # root reads any file, whatever its mode
+        expected["secret.txt"] = "permission denied"
+    for name, words in expected.items():
+        assert words in reasons.get(name, ""), (name, reasons.get(name))
+    assert all("\n" not in r for r in reasons.values())
+    status = cli_json(capsys, "status", "--json")
+    assert status["documents"] == 2 + (os.geteuid() == 0)
+
+
+def test_a_file_that_vanishes_mid_run_is_reported(tmp_path, settings, monkeypatch):
+    import index.indexer as ix
+
+    (tmp_path / "a.txt").write_text(PARA)
+    (tmp_path / "b.txt").write_text("Rollo was the first ruler of Normandy.")
+    real = ix.Indexer._index_file
+
+    def vanish(self, path, source):
+        if path.name == "a.txt":
+            path.unlink()
+        return real(self, path, source)
+
+    monkeypatch.setattr(ix.Indexer, "_index_file", vanish)
+    report = index_paths([tmp_path], settings, progress=False)
+    assert [f["error"] for f in report.failed] == ["file vanished while indexing"]
+    assert report.files_indexed == 1
+
+
+def test_a_parser_that_hangs_is_stopped(tmp_path, settings):
+    from index.sandbox import BoundedRunner, ParseLimitError
+
+    runner = BoundedRunner(timeout_s=1.0)
+    with pytest.raises(ParseLimitError, match="longer than 1s"):
+        runner.run(time.sleep, 30)
+    assert runner.run(len, "still works") == 11  # a fresh worker replaces the killed one
+    runner.close()
+
+
+def test_status_of_an_empty_index(capsys):
+    out = cli_json(capsys, "status", "--json")
+    assert out["documents"] == 0 and out["chunks"] == 0
