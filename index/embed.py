@@ -17,7 +17,9 @@ from langchain_core.embeddings import Embeddings
 from qa.errors import BackendError
 from qa.settings import Settings
 
-MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+from index import EMBEDDING_MODELS
+
+MINILM_ID = EMBEDDING_MODELS["minilm"]
 
 
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
@@ -105,7 +107,7 @@ class MiniLMEmbeddings(Embeddings):
 class FakeEmbeddings(Embeddings):
     """Deterministic, model-free vectors (hash-seeded), normalised like the real ones. Tests only."""
 
-    model_id = "fake-384"
+    model_id = EMBEDDING_MODELS["fake"]
     dimension = 384
 
     def __init__(self):

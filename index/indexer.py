@@ -17,7 +17,7 @@ from pathlib import Path
 
 from index.load import SUPPORTED_SUFFIXES, LoadError, load_document
 from index.split import chunk_id, chunk_spans
-from index.store import ChunkRecord, Store, open_store
+from index.store import Bm25Index, ChunkRecord, Store, open_store
 from qa.errors import ModelMismatchError, UsageError
 from qa.settings import Settings
 
@@ -236,6 +236,43 @@ class Indexer:
         self.report.updated += len(update)
         self.report.deleted += len(stale)
         self._pending = []
+
+
+def up_to_date(paths: list[Path], settings: Settings) -> IndexReport | None:
+    """A report of 'nothing to do' when every file under `paths` matches the manifest by size and
+    mtime and none has vanished; else None. Reads only the manifest and the file system, so an
+    unchanged re-run never imports torch or Chroma."""
+    manifest_path = settings.data_dir / "manifest.sqlite"
+    if not manifest_path.exists() or settings.chroma_url:
+        return None
+    t0 = time.perf_counter()
+    files, roots = discover(paths)
+    from index.store import Manifest
+
+    manifest = Manifest(manifest_path)
+    if manifest.get_meta("model") != _model_id(settings) or manifest.generation() != Bm25Index(settings.data_dir / "bm25").stored_generation():
+        return None
+    rows = {r["source"]: r for r in manifest.files()}
+    seen = set()
+    for path in files:
+        source = source_name(path)
+        seen.add(source)
+        row = rows.get(source)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        if row is None or row["size"] != st.st_size or row["mtime_ns"] != st.st_mtime_ns:
+            return None
+    if any(src.startswith(root) and src not in seen for src in rows for root in roots):
+        return None
+    return IndexReport(skipped=len(files), seconds=time.perf_counter() - t0)
+
+
+def _model_id(settings: Settings) -> str:
+    from index import EMBEDDING_MODELS
+
+    return EMBEDDING_MODELS.get(settings.embedding, settings.embedding)
 
 
 def index_paths(paths: list[Path], settings: Settings, store: Store | None = None, progress: bool = True) -> IndexReport:

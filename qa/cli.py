@@ -25,12 +25,15 @@ def _print_json(obj) -> None:
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from index.indexer import index_paths
-    from index.store import open_store
+    from index.indexer import index_paths, up_to_date
 
     paths = [Path(p) for p in (args.paths or ["seeds"])]
-    store = open_store(settings)
-    report = index_paths(paths, settings, store=store, progress=not args.json)
+    report = up_to_date(paths, settings) if not args.watch else None
+    if report is None:
+        from index.store import open_store
+
+        store = open_store(settings)
+        report = index_paths(paths, settings, store=store, progress=not args.json)
     _print_json(report.to_dict()) if args.json else print(report.summary())
     if args.watch:
         from watchfiles import watch
