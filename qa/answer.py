@@ -77,7 +77,7 @@ class ExtractiveAnswerer:
     encode: Callable[[list[str]], np.ndarray]
     threshold: float = 0.40
     max_sentences: int = 2
-    second_ratio: float = 0.92  # a second sentence must score at least this share of the first
+    second_ratio: float = 0.85  # a second sentence must score at least this share of the first (see README)
     name: str = "extractive"
     cache_size: int = 50_000  # sentence vectors kept in memory: a corpus's sentences recur across questions
 
@@ -162,7 +162,12 @@ def is_followup(question: str) -> bool:
 
 
 def rewrite_followup(question: str, history: list[str]) -> str:
-    """Extractive mode's follow-up resolution: carry the previous question into the query."""
-    if history and is_followup(question):
-        return f"{history[-1]} {question}"
-    return question
+    """Extractive mode's follow-up resolution: carry what the previous question was about (its
+    names, else its content words) into the query, after the new question so its type still leads."""
+    if not (history and is_followup(question)):
+        return question
+    previous = history[-1]
+    names = re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", previous)
+    names = [n for n in names if n.lower() not in {"who", "what", "when", "where", "why", "how", "which", "is", "did", "does", "the"}]
+    carried = " ".join(names) if names else " ".join(content_words(previous))
+    return f"{question} ({carried})" if carried else question

@@ -77,7 +77,8 @@ def test_question_types():
 
 
 def test_followups_carry_the_previous_question():
-    assert rewrite_followup("What did she tell them?", ["Who is Irit Ben-Abba?"]) == "Who is Irit Ben-Abba? What did she tell them?"
+    assert rewrite_followup("What did she tell them?", ["Who is Irit Ben-Abba?"]) == "What did she tell them? (Irit Ben-Abba)"
+    assert rewrite_followup("Why did they clash?", ["what about israel and china"]) == "Why did they clash? (israel china)"
     assert rewrite_followup("Who is Wang Yi?", ["Who is Irit Ben-Abba?"]) == "Who is Wang Yi?"
     assert rewrite_followup("What did she tell them?", []) == "What did she tell them?"
 
