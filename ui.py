@@ -8,6 +8,8 @@ reaches outside the machine: analytics off, system fonts, no share link.
 import ipaddress
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import qa  # noqa: F401  (sets GRADIO_ANALYTICS_ENABLED=False etc. before gradio is imported)
@@ -41,6 +43,35 @@ def check_bind(host: str, auth: str | None) -> None:
         raise UsageError("QA_AUTH must be user:password")
 
 
+class Busy(Exception):
+    pass
+
+
+class Gate:
+    """At most `active` answers computed at once and `waiting` more queued; beyond that a request
+    is told at once that the assistant is busy, and the app stays responsive."""
+
+    def __init__(self, active: int, waiting: int):
+        self._slots = threading.BoundedSemaphore(active)
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self.max_waiting = waiting
+
+    @contextmanager
+    def enter(self):
+        with self._lock:
+            if self._waiting >= self.max_waiting:
+                raise Busy
+            self._waiting += 1
+        self._slots.acquire()
+        with self._lock:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
 class App:
     """Per-process state shared by sessions: the store and the chains built from it."""
 
@@ -50,6 +81,7 @@ class App:
         self.settings = settings
         self.store = open_store(settings)
         self._chains: dict[tuple, object] = {}
+        self.gate = Gate(settings.concurrency, settings.queue_size)
         self.store.embeddings.embed_query("warm up")  # load the model now, not on the first question
         self.store.refresh_bm25()
 
@@ -112,9 +144,14 @@ def build_demo(settings: Settings, app: App | None = None):
         try:
             chain = app.chain(_answerer_name(kind, model), base_url, top_k)
             final = None
-            for final in chain.stream({"question": message or "", "history": history}):
-                chat[-1] = {"role": "assistant", "content": chat_markdown(final, final=False)}
-                yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+            with app.gate.enter():
+                for final in chain.stream({"question": message or "", "history": history}):
+                    chat[-1] = {"role": "assistant", "content": chat_markdown(final, final=False)}
+                    yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+        except Busy:
+            chat[-1] = {"role": "assistant", "content": f"⏳ {BUSY}"}
+            yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+            return
         except Exception as e:  # a backend down, a bad setting: said in the chat, the app stays up
             chat[-1] = {"role": "assistant", "content": f"⚠️ {e if isinstance(e, QAError) else f'Something went wrong: {type(e).__name__}: {e}'}"}
             yield chat, answers, gr.update(), gr.update(), gr.update(), ""
@@ -193,7 +230,10 @@ def build_demo(settings: Settings, app: App | None = None):
 
         try:
             s = app.settings
-            return ask(app.chain(s.answerer, None, s.top_k), question, history or []).to_dict()
+            with app.gate.enter():
+                return ask(app.chain(s.answerer, None, s.top_k), question, history or []).to_dict()
+        except Busy:
+            return {"answer": BUSY, "abstained": True, "citations": [], "nearest": [], "busy": True}
         except QAError as e:
             return {"answer": str(e), "abstained": True, "citations": [], "nearest": [], "error": True}
 
@@ -224,10 +264,10 @@ def build_demo(settings: Settings, app: App | None = None):
                 whole = gr.HTML(visible=False, elem_id="qa-whole")
                 with gr.Accordion("Add documents", open=False):
                     upload = gr.File(file_count="multiple", file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
-                                     label="Drop files here")
-                    upload_status = gr.Dataframe(headers=["file", "status"], interactive=False, wrap=True)
+                                     label="Drop files here", elem_id="qa-upload")
+                    upload_status = gr.Dataframe(headers=["file", "status"], interactive=False, wrap=True, elem_id="qa-upload-status")
                 with gr.Accordion("Library", open=False):
-                    library = gr.Dataframe(value=_library_rows(app), headers=["document", "chunks", "date"], interactive=False, wrap=True)
+                    library = gr.Dataframe(value=_library_rows(app), headers=["document", "chunks", "date"], interactive=False, wrap=True, elem_id="qa-library")
                     with gr.Row():
                         to_remove = gr.Dropdown(choices=[r[0] for r in _library_rows(app)], label="Document", scale=3)
                         remove_btn = gr.Button("Remove", size="sm", variant="stop", scale=1)
@@ -239,7 +279,7 @@ def build_demo(settings: Settings, app: App | None = None):
 
         outputs = [chatbot, answers, chips, panel, inspector, active]
         box.submit(respond, [box, chatbot, answers, kind, model, base_url, top_k], outputs, api_name="chat",
-                   concurrency_limit=2).then(lambda: "", None, box)
+                   concurrency_limit=None).then(lambda: "", None, box)
         chatbot.select(select_message, [answers], [chips, inspector, active])
         chips.select(show_citation, [chips, answers, active], [panel, open_doc]).then(lambda: gr.update(visible=False), None, whole)
         open_doc.click(open_document, [chips, answers, active], [whole],
@@ -251,8 +291,9 @@ def build_demo(settings: Settings, app: App | None = None):
         remove_btn.click(remove_doc, [to_remove], [library, to_remove])
         for c in (kind, model, base_url):
             c.change(active_label, [kind, model, base_url], [answerer_md])
-        gr.api(ask_api, api_name="ask", concurrency_limit=2)
-    demo.queue(max_size=settings.queue_size, default_concurrency_limit=2)
+        gr.api(ask_api, api_name="ask", concurrency_limit=None)
+    # The Gate above decides who waits and who is told "busy"; Gradio's own queue is a backstop.
+    demo.queue(max_size=4 * settings.queue_size, default_concurrency_limit=2)
     demo._qa_theme, demo._qa_css = theme, CSS
     return demo
 

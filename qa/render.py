@@ -12,14 +12,17 @@ from pathlib import PurePath
 
 from qa.schema import Answer, Citation
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
+_LIST_START = re.compile(r"^(\d+)([.)])|^([-+])")
 NOT_FOUND_HEADLINE = "Not found in your documents"
 
 
 def md_escape(text: str) -> str:
     """Make text inert in markdown: every markdown/HTML-special character backslash-escaped,
     and newlines flattened (a quote is one paragraph)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    flat = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    # "-", "+" or "1." would start a list only at the beginning of the text.
+    return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else f"\\{m.group(3)}", flat)
 
 
 def citation_label(c: Citation | dict, full_path: bool = False) -> str:
@@ -68,7 +71,7 @@ def highlight_html(text: str, start: int, end: int, context: int | None = 400, m
     hi = len(text) if context is None else min(len(text), end + context)
     before, quote, after = text[lo:start], text[start:end], text[end:hi]
     return (
-        ("…" if lo > 0 else "") + html.escape(before)
+        ("…" if lo > floor else "") + html.escape(before)
         + f'<mark id="{mark_id}">' + html.escape(quote) + "</mark>"
         + html.escape(after) + ("…" if hi < len(text) else "")
     )

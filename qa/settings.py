@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     port: int = 7860
     auth: str | None = None  # "user:password"
     max_file_mb: int = 50
-    queue_size: int = 64  # requests waiting beyond this are told to try again
+    concurrency: int = 2  # answers computed at once (one per core)
+    queue_size: int = 16  # requests waiting beyond this are told to try again
 
     @property
     def chroma_dir(self) -> Path:

@@ -1,4 +1,6 @@
 """The UI answers through gradio_client against a launched app (real model, real index)."""
+import time
+
 import pytest
 
 from conftest import LIU_Q, SEED_000, free_port
@@ -52,3 +54,60 @@ def test_binding_beyond_loopback_needs_a_password(host, auth, ok):
     else:
         with pytest.raises(UsageError, match="QA_AUTH"):
             check_bind(host, auth)
+
+
+@pytest.mark.parametrize("name", ["../../x.txt", "/etc/passwd.txt", "a\x00b.txt", "C:\\Windows\\evil.md", "x" * 5000 + ".txt", "..", "", ".hidden.md", "ok name.pdf"])
+def test_upload_names_end_up_safe_inside_the_data_directory(tmp_path, name):
+    from index.uploads import safe_filename, save_upload
+    from qa.errors import UsageError
+
+    safe = safe_filename(name)
+    assert "/" not in safe and "\\" not in safe and "\x00" not in safe and ".." not in safe
+    assert 0 < len(safe) <= 120 and not safe.startswith(".")
+    src = tmp_path / "upload.tmp"
+    src.write_text("hello")
+    data = tmp_path / "data"
+    try:
+        dest = save_upload(src, name, data)
+    except UsageError as e:
+        assert "unsupported type" in str(e)  # no suffix we index: refused, nothing written
+        assert not (data / "uploads").exists() or not any((data / "uploads").iterdir())
+        return
+    assert dest.parent == (data / "uploads").resolve() and dest.read_text() == "hello"
+
+
+def test_gate_tells_the_overflow_it_is_busy():
+    import threading
+
+    from ui import Busy, Gate
+
+    gate = Gate(active=1, waiting=1)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.enter():
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    inside.wait(10)
+    waiter = threading.Thread(target=lambda: gate.enter().__enter__())
+    waiter.start()
+    time.sleep(0.2)
+    with pytest.raises(Busy):
+        with gate.enter():
+            pass
+    release.set()
+    holder.join()
+    waiter.join(10)
+    assert not waiter.is_alive()
+
+
+def test_load_script_small(served):
+    import load
+
+    out = load.run(served, sessions=6, questions=3)
+    assert out["requests"] == 18 and out["errors"] == []
+    assert out["answered"] + out["busy"] == 18 and out["answered"] >= 2
+    assert out["still_up"] is True and out["p50_ms"] > 0

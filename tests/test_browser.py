@@ -1,0 +1,160 @@
+"""The UI in a real browser: Playwright driving Debian's Chromium against a launched app with the
+real model. Screenshots go to test-artifacts/ (look at them: they are what a user sees)."""
+import re
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import LIU_Q, ROOT, SEED_000, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+EVIL = ("The Zephyr project stores its launch code in vault 4471. <script>window.__pwned = 1</script> "
+        "![tracker](http://tracker.invalid/pixel.png) <img src=\"http://tracker.invalid/x.png\" onerror=\"window.__pwned=2\">")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    import ui
+    from index.indexer import index_paths
+    from qa.settings import Settings
+
+    docs = tmp_path_factory.mktemp("docs")
+    (docs / "zephyr.txt").write_text(EVIL, encoding="utf-8")
+    s = Settings(data_dir=tmp_path_factory.mktemp("browser-index"), embedding="minilm", port=free_port())
+    index_paths([ROOT / "seeds", docs / "zephyr.txt"], s, progress=False)
+    demo = ui.main(s, block=False)
+    yield f"http://127.0.0.1:{s.port}/", s
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
+                              "--disable-background-networking", "--disable-component-update"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    outside: list[str] = []
+
+    def guard(route):
+        host = urllib.parse.urlparse(route.request.url).hostname
+        if host not in ("127.0.0.1", "localhost", None) and not route.request.url.startswith(("data:", "blob:")):
+            outside.append(route.request.url)
+            route.abort()  # nothing leaves the machine, even if a test were to fail
+        else:
+            route.continue_()
+
+    pg.route("**/*", guard)
+    pg.outside = outside
+    pg.goto(app_url[0])
+    pg.wait_for_selector("[data-testid=textbox]")
+    yield pg
+    context.close()
+
+
+def ask(pg, question: str) -> None:
+    box = pg.locator("[data-testid=textbox] textarea, textarea[data-testid=textbox]").first
+    box.fill(question)
+    pg.click("[data-testid=submit-button]")
+    # While the answer streams the send button becomes a stop button; it comes back at the end.
+    pg.wait_for_selector("[data-testid=bot]")
+    pg.wait_for_function("() => document.querySelectorAll('[data-testid=bot]').length > 0 && !document.querySelector('[data-testid=stop-button]')", timeout=60_000)
+    pg.wait_for_function("() => !([...document.querySelectorAll('[data-testid=bot]')].pop().innerText.trim() === '…')", timeout=60_000)
+
+
+def last_bot(pg) -> str:
+    return pg.locator("[data-testid=bot]").last.inner_text()
+
+
+def test_cited_answer_and_highlighted_passage(page):
+    ask(page, LIU_Q)
+    assert "Liu Jianchao" in last_bot(page)
+    chip = page.locator("#qa-chips label").first
+    chip.wait_for()
+    assert chip.inner_text().startswith("[1] 000_85dd2a9e8a7d58fd.txt")
+    chip.click()
+    mark = page.locator("#qa-panel mark")
+    mark.wait_for()
+    assert "Liu Jianchao, who heads the Chinese Communist Party" in mark.inner_text()
+    page.click("text=Open the whole document at this place")
+    page.locator("#qa-whole mark").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "cited-answer.png"), full_page=True)
+    assert page.outside == []
+
+
+def test_unanswerable_question_looks_like_an_abstention(page):
+    ask(page, "What is the capital of Australia?")
+    text = last_bot(page)
+    assert text.startswith("Not found in your documents") and "Closest matches (not citations)" in text
+    assert not page.locator("#qa-chips label").count()
+    page.screenshot(path=str(ARTIFACTS / "abstention.png"), full_page=True)
+
+
+def test_upload_then_ask_about_it(page, tmp_path):
+    doc = tmp_path / "harbour notes.md"
+    doc.write_text("# Harbour\n\nThe lighthouse keeper of Port Kestrel is Marguerite Osei, appointed in 1998.", encoding="utf-8")
+    page.click("text=Add documents")
+    page.locator("#qa-upload input[type=file]").set_input_files(str(doc))
+    page.wait_for_function("() => (document.querySelector('#qa-upload-status')?.innerText || '').includes('indexed')", timeout=60_000)
+    ask(page, "Who is the lighthouse keeper of Port Kestrel?")
+    assert "Marguerite Osei" in last_bot(page)
+    chip = page.locator("#qa-chips label").first
+    assert "harbour_notes.md" in chip.inner_text() or "harbour notes.md" in chip.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
+
+
+def test_document_text_renders_inert(page):
+    ask(page, "Where does the Zephyr project store its launch code?")
+    assert "4471" in last_bot(page)
+    page.locator("#qa-chips label").first.click()
+    page.locator("#qa-panel mark").wait_for()
+    time.sleep(0.5)
+    assert page.evaluate("window.__pwned") is None
+    assert "<script>" in page.locator("#qa-panel").inner_text()  # shown as the characters it is
+    assert page.outside == [], page.outside
+    page.screenshot(path=str(ARTIFACTS / "inert.png"), full_page=True)
+
+
+def test_narrow_window_has_no_horizontal_scroll(browser, app_url):
+    context = browser.new_context(viewport={"width": 640, "height": 900})
+    pg = context.new_page()
+    pg.goto(app_url[0])
+    pg.wait_for_selector("[data-testid=textbox]")
+    ask(pg, LIU_Q)
+    width = pg.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    pg.screenshot(path=str(ARTIFACTS / "narrow.png"), full_page=True)
+    context.close()
+    assert width[0] <= width[1], width
+
+
+def test_data_directory_cannot_be_fetched_through_gradio(app_url):
+    url, s = app_url
+    data = s.data_dir.resolve()
+    targets = [data / "manifest.sqlite", data / "chroma" / "chroma.sqlite3", next((data / "texts").iterdir())]
+    variants = []
+    for t in targets:
+        variants += [str(t), str(t).upper(), str(t).replace("/manifest", "/./manifest"),
+                     f"{ROOT}/../{Path(*t.parts[1:])}", urllib.parse.quote(str(t)), "../" * 8 + str(t).lstrip("/")]
+    for v in variants:
+        try:
+            with urllib.request.urlopen(f"{url}gradio_api/file={v}", timeout=10) as r:
+                body = r.read(64)
+                pytest.fail(f"{v} was served ({r.status}): {body!r}")
+        except urllib.error.HTTPError as e:
+            assert e.code in (400, 403, 404), (v, e.code)
