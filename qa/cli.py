@@ -114,6 +114,19 @@ def cmd_eval(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args, settings: Settings) -> int:
+    from qa.bench import format_table, run_bench
+
+    corpus = Path(args.corpus) if args.corpus else None
+    if corpus is not None and not corpus.exists():
+        from qa.errors import UsageError
+
+        raise UsageError(f"no such corpus: {corpus}")
+    result = run_bench(corpus, args.scale, args.server_scale, args.questions)
+    print(json.dumps(result) if args.json else format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Ask questions of your documents; every answer cites its source.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -135,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--limit", type=int, help="evaluate an evenly spread subset of N questions")
     pe.add_argument("--json", action="store_true")
     pe.add_argument("--report", help="write a markdown report here")
+    pb = sub.add_parser("bench", help="benchmark against the LangChain tutorial pipeline; prints figures")
+    pb.add_argument("--corpus", help="SQuAD 2.0 .json or a folder (default: tests/data/squad2-dev-a.json)")
+    pb.add_argument("--scale", type=int, nargs="*", default=[], help="chunk counts for the scale test, e.g. 10000 100000 1000000")
+    pb.add_argument("--server-scale", type=int, nargs="*", default=[], help="chunk counts to run through a `chroma run` server")
+    pb.add_argument("--questions", type=int, default=300)
+    pb.add_argument("--json", action="store_true")
     pv = sub.add_parser("serve", help="launch the chat UI")
     pv.add_argument("--port", type=int)
     pv.add_argument("--host")
@@ -142,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,27 @@
+"""`qa bench --json` on a tiny corpus emits every figure (speed itself is never asserted)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import cli_json
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_json_emits_every_key(tmp_path, capsys):
+    data = json.loads((Path(__file__).parent / "data" / "squad2-dev-a.json").read_text())
+    article = data["data"][0]
+    tiny = {"version": "v2.0", "data": [{"title": article["title"], "paragraphs": article["paragraphs"][:4]}]}
+    corpus = tmp_path / "tiny.json"
+    corpus.write_text(json.dumps(tiny))
+    out = cli_json(capsys, "bench", "--json", "--corpus", str(corpus), "--questions", "8", "--scale", "1500")
+    side = {"index_s", "chunks", "tokens", "chunks_per_s", "tokens_per_s", "answer_recall@5", "retrieval_ms", "answer_ms", "peak_rss_mb"}
+    assert side <= set(out["tutorial"]) and side <= set(out["ours"])
+    assert out["ours"]["chunks"] > 0 and out["tutorial"]["chunks"] > 0
+    assert set(out["ratios_ours_over_tutorial"]) == {"chunks_per_s", "tokens_per_s", "index_s", "answer_recall@5", "retrieval_p50", "peak_rss"}
+    assert set(out["reindex"]) == {"in_process_s", "whole_process_s", "cold_over_reindex", "cold_over_reindex_process"}
+    (scale,) = out["scale"]
+    assert scale["chunks"] == 1500 and scale["store"] == "embedded"
+    for key in ("dense_ms", "bm25_ms", "fused_ms", "answer_ms", "query_embedding_ms"):
+        assert scale[key]["p50"] is not None and scale[key]["p95"] >= scale[key]["p50"]
