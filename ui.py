@@ -286,9 +286,9 @@ def build_demo(settings: Settings, app: App | None = None):
                        js="(...a) => { setTimeout(() => document.querySelector('#qa-whole mark')?.scrollIntoView({block: 'center'}), 400); return a; }")
         clear.click(lambda: ([], {}, gr.update(choices=[], visible=False), "", "Ask a question to see what was retrieved.", ""),
                     None, outputs)
-        export_btn.click(export, [answers], [export_file])
+        export_btn.click(export, [answers], [export_file], api_name="export")
         upload.upload(add_files, [upload], [upload_status, library, to_remove])
-        remove_btn.click(remove_doc, [to_remove], [library, to_remove])
+        remove_btn.click(remove_doc, [to_remove], [library, to_remove], api_name="remove")
         for c in (kind, model, base_url):
             c.change(active_label, [kind, model, base_url], [answerer_md])
         gr.api(ask_api, api_name="ask", concurrency_limit=None)

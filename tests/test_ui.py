@@ -111,3 +111,55 @@ def test_load_script_small(served):
     assert out["requests"] == 18 and out["errors"] == []
     assert out["answered"] + out["busy"] == 18 and out["answered"] >= 2
     assert out["still_up"] is True and out["p50_ms"] > 0
+
+
+def test_settings_switch_the_answerer_to_an_openai_compatible_server(served):
+    from gradio_client import Client
+
+    from openai_server import CannedOpenAI
+
+    reply = "Liu Jianchao heads the Chinese Communist Party's international affairs department [1]. He is also an astronaut [4]."
+    with CannedOpenAI(reply) as server:
+        chat = Client(served, verbose=False).predict(LIU_Q, [], "openai", "test-model", server.url, 5, api_name="/chat")[0]
+        assert server.requests and server.requests[-1]["body"]["model"] == "test-model"
+    text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
+    assert "Liu Jianchao" in text and "Sources" in text
+    assert "could not be checked" in text and "astronaut" in text and "\\[4\\]" not in text
+
+
+def test_export_has_the_conversation_with_citations(served, tmp_path):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    chat, answers, *_ = client.predict(LIU_Q, [], "extractive", "", "", 5, api_name="/chat")
+    path = client.predict(answers, api_name="/export")
+    md = open(path if isinstance(path, str) else path["value"], encoding="utf-8").read()
+    assert "**Q:** " + LIU_Q in md and "000_85dd2a9e8a7d58fd.txt" in md and "Liu Jianchao" in md
+
+
+def test_library_remove_takes_the_chunks_too(tmp_path):
+    import ui
+    from index.indexer import index_paths
+    from qa.settings import Settings
+
+    (tmp_path / "a.txt").write_text("Rollo was the first ruler of Normandy.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("William won at Hastings in 1066.", encoding="utf-8")
+    s = Settings(data_dir=tmp_path / "data", embedding="fake", port=free_port())
+    index_paths([tmp_path], s, progress=False)
+    demo = ui.main(s, block=False)
+    try:
+        from gradio_client import Client
+
+        client = Client(f"http://127.0.0.1:{s.port}/", verbose=False)
+        from index.store import Manifest
+
+        source = next(r["source"] for r in Manifest(s.data_dir / "manifest.sqlite").files() if r["source"].endswith("a.txt"))
+        rows, _ = client.predict(source, api_name="/remove")
+        names = [r[0] for r in rows["data"]] if isinstance(rows, dict) else [r[0] for r in rows]
+        assert not any(n.endswith("a.txt") for n in names) and any(n.endswith("b.txt") for n in names)
+    finally:
+        demo.close()
+    from index.store import open_store
+
+    store = open_store(s)
+    assert all(not m["source"].endswith("a.txt") for m in store.collection.get(include=["metadatas"])["metadatas"])
