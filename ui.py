@@ -185,7 +185,9 @@ def build_demo(settings: Settings, app: App | None = None):
         return gr.update(value=document_html(c, text), visible=True)
 
     def add_files(files, progress=gr.Progress()):
+        """Save and index each upload, reporting each file's outcome as it goes."""
         rows, paths = [], []
+        library_update = lambda: (_library_rows(app), gr.update(choices=[r[0] for r in _library_rows(app)]))
         for f in files or []:
             original = getattr(f, "orig_name", None) or Path(str(f)).name
             try:
@@ -194,18 +196,20 @@ def build_demo(settings: Settings, app: App | None = None):
                 rows.append([original, f"skipped: {e}"])
         for i, (original, path) in enumerate(paths):
             progress((i, len(paths)), desc=f"indexing {original}")
+            rows.append([original, "indexing…"])
+            yield rows, gr.update(), gr.update()
             try:
                 report = index_paths([path], app.settings, store=app.store, progress=False)
+                if report.failed:
+                    rows[-1] = [original, f"skipped: {report.failed[0]['error']}"]
+                elif report.files_indexed:
+                    rows[-1] = [original, f"indexed ({report.added} new chunks)"]
+                else:
+                    rows[-1] = [original, "unchanged"]
             except QAError as e:
-                rows.append([original, f"skipped: {e}"])
-                continue
-            if report.failed:
-                rows.append([original, f"skipped: {report.failed[0]['error']}"])
-            elif report.files_indexed:
-                rows.append([original, f"indexed ({report.added} new chunks)"])
-            else:
-                rows.append([original, "unchanged"])
-        return rows, _library_rows(app), gr.update(choices=[r[0] for r in _library_rows(app)])
+                rows[-1] = [original, f"skipped: {e}"]
+            yield rows, *library_update()
+        yield rows, *library_update()
 
     def remove_doc(source):
         if not source:

@@ -101,9 +101,6 @@ def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
 class _Pending:
     row: dict
     records: list[ChunkRecord]
-    to_embed: list[ChunkRecord]
-    to_update: list[ChunkRecord]
-    stale: list[str]
 
 
 class Indexer:
@@ -141,13 +138,15 @@ class Indexer:
         try:
             for path in bar:
                 source = source_name(path)
+                if source in seen:  # named twice (a folder and a file in it)
+                    continue
                 seen.add(source)
                 try:
                     self._index_file(path, source)
                 except LoadError as e:
                     self.report.failed.append({"path": source, "error": str(e)})
                     self.forget(source)
-                if sum(len(p.to_embed) for p in self._pending) >= FLUSH_CHUNKS:
+                if sum(len(p.records) for p in self._pending) >= FLUSH_CHUNKS:
                     self._flush()
             self._flush()
         finally:
@@ -199,34 +198,41 @@ class Indexer:
         records = plan_chunks(doc, self.settings)
         if not records:
             raise LoadError("no text to index")
-        in_store = set(self.store.collection.get(where={"source": source}, include=[])["ids"])
-        previous = self.store.manifest.chunks(sorted(in_store))
-        new_ids = {r.id for r in records}
-        to_embed = [r for r in records if r.id not in in_store]
-        to_update = [r for r in records if r.id in in_store and r.id in previous and previous[r.id] != r]
-        # A chunk in Chroma but not in the manifest (an interrupted run) gets its metadata rewritten.
-        to_update += [r for r in records if r.id in in_store and r.id not in previous]
-        stale = sorted(in_store - new_ids)
         text_file = self.store.save_text(source, doc.text)
         row = {
             "source": source, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "date": doc.date, "n_chunks": len(records), "indexed_at": time.time(), "text_file": text_file,
         }
-        self._pending.append(_Pending(row, records, to_embed, to_update, stale))
+        self._pending.append(_Pending(row, records))
+
+    def _in_store(self, sources: list[str]) -> dict[str, dict[str, dict]]:
+        """What Chroma holds for these sources (id -> metadata), in one query per batch of files:
+        Chroma, not the manifest, is the truth after an interrupted run."""
+        out: dict[str, dict[str, dict]] = {s: {} for s in sources}
+        got = self.store.collection.get(where={"source": {"$in": sources}}, include=["metadatas"])
+        for cid, md in zip(got["ids"], got["metadatas"]):
+            out[md["source"]][cid] = md
+        return out
 
     def _flush(self) -> None:
+        """Store the pending files: embed chunks Chroma lacks, rewrite moved chunks' offsets in place,
+        delete chunks that are gone; then, and only then, record the files in the manifest."""
         if not self._pending:
             return
+        held = self._in_store([p.row["source"] for p in self._pending])
+        embed, update, stale = [], [], []
+        for p in self._pending:
+            existing = held[p.row["source"]]
+            embed += [r for r in p.records if r.id not in existing]
+            update += [r for r in p.records if r.id in existing and existing[r.id] != r.metadata()]
+            stale += sorted(set(existing) - {r.id for r in p.records})
         batch = self.store.max_batch_size
-        embed = [r for p in self._pending for r in p.to_embed]
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
             self.store.vectors.add_texts([r.text for r in part], [r.metadata() for r in part], [r.id for r in part])
-        update = [r for p in self._pending for r in p.to_update]
         for i in range(0, len(update), batch):
             part = update[i : i + batch]
             self.store.collection.update(ids=[r.id for r in part], metadatas=[r.metadata() for r in part])
-        stale = [i for p in self._pending for i in p.stale]
         for i in range(0, len(stale), batch):
             self.store.collection.delete(ids=stale[i : i + batch])
         for p in self._pending:

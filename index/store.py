@@ -129,26 +129,26 @@ class Manifest:
                 " VALUES (:source, :sha256, :size, :mtime_ns, :date, :n_chunks, :indexed_at, :text_file)",
                 row,
             )
-            self._bump(db)
+            self.bump_generation(db)
 
     def remove_file(self, source: str) -> None:
         db = self.connect()
         with db:
             db.execute("DELETE FROM chunks WHERE source=?", (source,))
             db.execute("DELETE FROM files WHERE source=?", (source,))
-            self._bump(db)
+            self.bump_generation(db)
 
-    def _bump(self, db: sqlite3.Connection) -> None:
+    def bump_generation(self, db: sqlite3.Connection) -> None:
         gen = int((db.execute("SELECT value FROM meta WHERE key='generation'").fetchone() or ["0"])[0])
         self.set_meta(db, "generation", str(gen + 1))
         self.set_meta(db, "updated_at", str(time.time()))
 
 
-def bm25_tokenize(texts: list[str]):
+def bm25_tokenize(texts: list[str], return_ids: bool = False):
+    """The one tokenizer for BM25, indexing and querying alike: English stopwords, Snowball stems."""
     import bm25s
-    import Stemmer
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False) if texts else []
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
 
 
 _STEMMER = None
@@ -181,7 +181,7 @@ class Bm25Index:
         model = None
         if rows:
             model = bm25s.BM25()
-            model.index(bm25s.tokenize([r[1] for r in rows], stopwords="en", stemmer=_stemmer(), show_progress=False), show_progress=False)
+            model.index(bm25_tokenize([r[1] for r in rows], return_ids=True), show_progress=False)
         tmp.mkdir(parents=True, exist_ok=True)
         if model is not None:
             model.save(str(tmp), show_progress=False)

@@ -173,7 +173,7 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
         with db:
             db.executemany('INSERT INTO chunks(id, source, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
                            [(i, source, n_done + k, 0, len(t), t) for k, (i, t) in enumerate(zip(ids, texts))])
-            store.manifest._bump(db)
+            store.manifest.bump_generation(db)
         remaining -= n
         n_done += n
         print(f"  scale {size}: {real + n_done:,} chunks", file=sys.stderr, flush=True)
@@ -260,6 +260,43 @@ def _start_chroma(path: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("chroma run did not start")
 
 
+def measure_serve(data_dir: Path, questions: list[str]) -> dict:
+    """`qa serve` on an existing index: seconds until the UI answers, and the server's RSS after
+    answering `questions` (peak, from /proc)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_EMBEDDING": "minilm", "QA_PORT": str(port)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("qa")), "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("qa serve exited")
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        ready = time.perf_counter() - t0
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        for q in questions:
+            client.predict(q, [], api_name="/ask")
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+        return {"ready_s": round(ready, 2), "peak_rss_mb": round(peak)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def run_bench(corpus: Path | None = None, scales: list[int] | None = None, server_scales: list[int] | None = None,
               n_questions: int = 300, log=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
     corpus = corpus or DEFAULT_CORPUS
@@ -276,6 +313,9 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, serve
         subprocess.run([str(qa_cmd), "index", str(docs)], env={**os.environ, "QA_DATA_DIR": str(work / "ours-index"), "QA_EMBEDDING": "minilm"},
                        check=True, capture_output=True)
         reindex_process_s = time.perf_counter() - t
+        log("      and `qa serve` on that index: time to ready, RSS ...")
+        qs = [q["question"] for q in json.loads(qfile.read_text())[:20]] or ["What is this about?"]
+        serve = measure_serve(work / "ours-index", qs)
         ratio = lambda a, b: round(a / b, 2) if a and b else None
         result = {
             "corpus": str(corpus), "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -291,6 +331,7 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, serve
             "reindex": {"in_process_s": ours["reindex_in_process_s"], "whole_process_s": round(reindex_process_s, 3),
                         "cold_over_reindex": ratio(ours["index_s"], ours["reindex_in_process_s"]),
                         "cold_over_reindex_process": ratio(ours["index_s"], reindex_process_s)},
+            "serve": serve,
             "scale": [],
         }
         log("[4/4] scale ...")
@@ -328,6 +369,8 @@ def format_table(r: dict) -> str:
     ri = r["reindex"]
     lines += ["", f"Re-index unchanged: {ri['in_process_s']} s in-process ({ri['cold_over_reindex']}x faster than cold), "
               f"{ri['whole_process_s']} s as a whole `qa index` process ({ri['cold_over_reindex_process']}x)."]
+    sv = r["serve"]
+    lines += [f"`qa serve` on the existing index: UI ready in {sv['ready_s']} s; peak RSS {sv['peak_rss_mb']} MB after 20 questions."]
     if r["scale"]:
         lines += ["", "| chunks | store | build (s) | dense p50/p95 | BM25 p50/p95 | fused p50/p95 | full answer p50/p95 | peak RSS (MB) |",
                   "|---|---|---|---|---|---|---|---|"]

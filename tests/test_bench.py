@@ -21,6 +21,7 @@ def test_bench_json_emits_every_key(tmp_path, capsys):
     assert out["ours"]["chunks"] > 0 and out["tutorial"]["chunks"] > 0
     assert set(out["ratios_ours_over_tutorial"]) == {"chunks_per_s", "tokens_per_s", "index_s", "answer_recall@5", "retrieval_p50", "peak_rss"}
     assert set(out["reindex"]) == {"in_process_s", "whole_process_s", "cold_over_reindex", "cold_over_reindex_process"}
+    assert out["serve"]["ready_s"] > 0 and out["serve"]["peak_rss_mb"] > 100
     (scale,) = out["scale"]
     assert scale["chunks"] == 1500 and scale["store"] == "embedded"
     for key in ("dense_ms", "bm25_ms", "fused_ms", "answer_ms", "query_embedding_ms"):
