@@ -80,6 +80,7 @@ class ExtractiveAnswerer:
     second_ratio: float = 0.85  # a second sentence must score at least this share of the first (see README)
     name: str = "extractive"
     cache_size: int = 50_000  # sentence vectors kept in memory: a corpus's sentences recur across questions
+    embed_query: Callable[[str], list[float]] | None = None  # the retriever's (cached) query embedding
 
     def __post_init__(self):
         self._cache: dict[str, np.ndarray] = {}
@@ -107,8 +108,8 @@ class ExtractiveAnswerer:
         sentences = passage_sentences(passages)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
-        vecs = self.vectors([query] + [s.text for s in sentences])
-        scores = score_sentences(query, sentences, vecs[0], vecs[1:])
+        q_vec = np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
+        scores = score_sentences(query, sentences, q_vec, self.vectors([s.text for s in sentences]))
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
