@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.load import SUPPORTED_SUFFIXES, LoadError, load_document
+from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
 from index.split import chunk_id, chunk_spans
 from index.store import Bm25Index, ChunkRecord, Store, open_store
 from qa.errors import ModelMismatchError, UsageError
@@ -172,22 +172,16 @@ class Indexer:
     def _index_file(self, path: Path, source: str) -> None:
         try:
             st = path.stat()
-        except FileNotFoundError:
-            raise LoadError("file vanished while indexing") from None
         except OSError as e:
-            raise LoadError("symlink loop" if e.errno == 40 else f"cannot read file ({e.strerror})") from None
+            raise io_error(e) from None
         old = self.store.manifest.file(source)
         if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
             self.report.skipped += 1
             return
         try:
             sha = hashlib.sha256(path.read_bytes()).hexdigest()
-        except FileNotFoundError:
-            raise LoadError("file vanished while indexing") from None
-        except PermissionError:
-            raise LoadError("permission denied; make the file readable") from None
         except OSError as e:
-            raise LoadError(f"cannot read file ({e.strerror})") from None
+            raise io_error(e) from None
         if old and old["sha256"] == sha:
             self.report.skipped += 1
             db = self.store.manifest.connect()

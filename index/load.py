@@ -8,6 +8,7 @@ Leaves out: splitting (split.py) and anything about the index.
 from __future__ import annotations
 
 import bisect
+import errno
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +26,19 @@ _DATE_PREFIX = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*")
 
 class LoadError(QAError):
     """A file that cannot be indexed; the message is the one-line reason shown to the user."""
+
+
+def io_error(e: OSError) -> LoadError:
+    """An OS error reading a file -> the one-line reason a user sees."""
+    if isinstance(e, FileNotFoundError):
+        return LoadError("file vanished while indexing")
+    if isinstance(e, PermissionError):
+        return LoadError("permission denied; make the file readable")
+    if isinstance(e, IsADirectoryError):
+        return LoadError("is a directory")
+    if e.errno == errno.ELOOP:
+        return LoadError("symlink loop")
+    return LoadError(f"cannot read file ({e.strerror or type(e).__name__})")
 
 
 @dataclass
@@ -178,14 +192,8 @@ def load_document(path: Path, source: str, runner=None, max_bytes: int | None = 
             text, page_starts = extract(path)
     except ParseLimitError as e:
         raise LoadError(str(e)) from None
-    except FileNotFoundError:
-        raise LoadError("file vanished while indexing") from None
-    except PermissionError:
-        raise LoadError("permission denied; make the file readable") from None
-    except IsADirectoryError:
-        raise LoadError("is a directory") from None
     except OSError as e:
-        raise LoadError(f"cannot read file ({e.strerror or type(e).__name__})") from None
+        raise io_error(e) from None
     if not text.strip():
         raise LoadError("no text (file is empty or only whitespace)")
     longest = max(map(len, text.splitlines()), default=0)

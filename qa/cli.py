@@ -21,7 +21,11 @@ from qa.settings import Settings, load_settings
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def _print_report(report, as_json: bool) -> None:
+    _print_json(report.to_dict()) if as_json else print(report.summary(), flush=True)
 
 
 def cmd_index(args, settings: Settings) -> int:
@@ -34,14 +38,14 @@ def cmd_index(args, settings: Settings) -> int:
 
         store = open_store(settings)
         report = index_paths(paths, settings, store=store, progress=not args.json)
-    _print_json(report.to_dict()) if args.json else print(report.summary())
+    _print_report(report, args.json)
     if args.watch:
         from watchfiles import watch
 
         print(f"Watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop).", file=sys.stderr)
         for _changes in watch(*paths, debounce=500, step=100, rust_timeout=0, yield_on_timeout=False):
             report = index_paths(paths, settings, store=store, progress=False)
-            _print_json(report.to_dict()) if args.json else print(report.summary(), flush=True)
+            _print_report(report, args.json)
     return 0
 
 
