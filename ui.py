@@ -100,6 +100,17 @@ def _library_rows(app: App) -> list[list]:
     return [[r["source"], r["n_chunks"], r["date"] or ""] for r in app.store.manifest.files()]
 
 
+def message_text(content) -> str:
+    """A chat message's text: Gradio sends content back as a string or as a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, (list, tuple)):
+        return " ".join(message_text(part) for part in content).strip()
+    return ""
+
+
 def _answerer_name(kind: str, model: str) -> str:
     return "extractive" if kind == "extractive" else f"{kind}:{model.strip()}"
 
@@ -138,7 +149,7 @@ def build_demo(settings: Settings, app: App | None = None):
         from dataclasses import asdict
 
         chat = list(chat or [])
-        history = [m["content"] for m in chat if m["role"] == "user"]
+        history = [message_text(m["content"]) for m in chat if m["role"] == "user"]
         chat += [{"role": "user", "content": message or ""}, {"role": "assistant", "content": "…"}]
         yield chat, answers, gr.update(), gr.update(), gr.update(), ""
         try:
@@ -243,6 +254,7 @@ def build_demo(settings: Settings, app: App | None = None):
 
     with gr.Blocks(title="Ask your documents", analytics_enabled=False, fill_width=True) as demo:
         answers = gr.State({})
+        asked = gr.Textbox(visible=False)  # the question in flight: the box is free for the next one at once
         active = gr.State("")
         kind0, _, model0 = settings.answerer.partition(":")
         with gr.Row():
@@ -260,7 +272,7 @@ def build_demo(settings: Settings, app: App | None = None):
                     export_btn = gr.Button("Export as Markdown", size="sm")
                 export_file = gr.File(label="Conversation", visible=False, interactive=False)
                 with gr.Accordion("Retrieval inspector", open=False):
-                    inspector = gr.Markdown("Ask a question to see what was retrieved.")
+                    inspector = gr.Markdown("Ask a question to see what was retrieved.", elem_id="qa-inspector")
             with gr.Column(scale=2, min_width=280):
                 gr.Markdown("### Cited passage")
                 panel = gr.HTML("<p class='qa-note'>Click a citation to see the passage, highlighted.</p>", elem_id="qa-panel")
@@ -282,8 +294,8 @@ def build_demo(settings: Settings, app: App | None = None):
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
 
         outputs = [chatbot, answers, chips, panel, inspector, active]
-        box.submit(respond, [box, chatbot, answers, kind, model, base_url, top_k], outputs, api_name="chat",
-                   concurrency_limit=None).then(lambda: "", None, box)
+        box.submit(lambda q: ("", q), [box], [box, asked], queue=False, api_visibility="private").then(
+            respond, [asked, chatbot, answers, kind, model, base_url, top_k], outputs, api_name="chat", concurrency_limit=None)
         chatbot.select(select_message, [answers], [chips, inspector, active])
         chips.select(show_citation, [chips, answers, active], [panel, open_doc]).then(lambda: gr.update(visible=False), None, whole)
         open_doc.click(open_document, [chips, answers, active], [whole],

@@ -98,6 +98,16 @@ def test_cited_answer_and_highlighted_passage(page):
     assert page.outside == []
 
 
+def test_follow_up_uses_the_conversation(page):
+    ask(page, "Who is Irit Ben-Abba?")
+    ask(page, "What did she tell them?")
+    text = last_bot(page)
+    assert "Something went wrong" not in text
+    assert "Ben-Abba also said" in text
+    page.click("text=Retrieval inspector")
+    page.wait_for_function("() => (document.querySelector('#qa-inspector')?.innerText || '').includes('(Irit Ben-Abba)')", timeout=15_000)
+
+
 def test_unanswerable_question_looks_like_an_abstention(page):
     ask(page, "What is the capital of Australia?")
     text = last_bot(page)
