@@ -65,6 +65,7 @@ def percentile(values: list[float], q: float) -> float:
 # -- datasets -------------------------------------------------------------------------------------
 def load_squad(path: Path, docs_dir: Path) -> list[Example]:
     """Write each paragraph of a SQuAD 2.0 file to `docs_dir` and return its questions."""
+    from index.indexer import source_name
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     examples = []
     for article in data:
@@ -76,16 +77,18 @@ def load_squad(path: Path, docs_dir: Path) -> list[Example]:
             for qa in para["qas"]:
                 answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
                 answerable = not qa.get("is_impossible", False) and bool(answers)
-                examples.append(Example(qa["question"], answers, answerable, str(doc)))
+                examples.append(Example(qa["question"], answers, answerable, source_name(doc)))
     return examples
 
 
 def load_jsonl(path: Path, docs_dir: Path) -> list[Example]:
+    from index.indexer import source_name  # gold sources named as the index names them
+
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)
-            src = str((docs_dir / d["source"]).resolve()) if d.get("source") else None
+            src = source_name(docs_dir / d["source"]) if d.get("source") else None
             out.append(Example(d["question"], list(d.get("answers", [])), bool(d.get("answerable", True)), src))
     return out
 

@@ -50,3 +50,20 @@ def test_qa_eval_json_on_a_subset(tmp_path, capsys, monkeypatch):
     assert "| citation validity | 1.000" in text and "## Abstention threshold trade-off" in text
     # The user's own index was never touched.
     assert not (tmp_path / "qa-data").exists()
+
+
+@pytest.mark.integration
+def test_qa_eval_on_a_jsonl_over_a_folder(capsys, monkeypatch):
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    data = Path(__file__).parent / "data" / "seeds-questions.jsonl"
+    m = cli_json(capsys, "eval", str(data), "--docs", "seeds", "--json")
+    assert (m["questions"], m["answerable"], m["unanswerable"]) == (3, 2, 1)
+    assert m["retrieval"]["hit@1"] == 1.0 and m["answers"]["containment"] == 1.0
+    assert m["abstention"]["unanswerable_abstained"] == 1.0 and m["citations"]["validity"] == 1.0
+
+
+def test_jsonl_without_docs_is_a_usage_error(capsys):
+    from conftest import run_cli
+
+    code, _, err = run_cli(capsys, "eval", str(Path(__file__).parent / "data" / "seeds-questions.jsonl"))
+    assert code == 2 and "--docs" in err

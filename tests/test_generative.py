@@ -80,3 +80,11 @@ def test_unknown_answerer_is_a_clear_error(settings):
 
     with pytest.raises(BackendError, match="extractive"):
         build_chat_model(settings.model_copy(update={"answerer": "gpt5"}))
+
+
+def test_generative_follow_up_is_condensed_before_retrieval(settings):
+    store = open_store(settings)
+    index_paths([Path("seeds")], settings, store=store, progress=False)
+    llm = fake_llm("What did Irit Ben-Abba tell the Chinese officials?", "Israel has an independent foreign policy [1].")
+    answer = ask(build_chain(settings, store=store, llm=llm), "What did she tell them?", ["Who is Irit Ben-Abba?"])
+    assert answer.query == "What did Irit Ben-Abba tell the Chinese officials?"
