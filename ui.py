@@ -123,7 +123,6 @@ def build_demo(settings: Settings, app: App | None = None):
     from qa.render import chat_markdown, citation_label, document_html, export_markdown, passage_panel_html
 
     app = app or App(settings)
-    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
     def active_label(kind, model, base_url):
         name = _answerer_name(kind, model)
@@ -310,7 +309,6 @@ def build_demo(settings: Settings, app: App | None = None):
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
     # The Gate above decides who waits and who is told "busy"; Gradio's own queue is a backstop.
     demo.queue(max_size=4 * settings.queue_size, default_concurrency_limit=2)
-    demo._qa_theme, demo._qa_css = theme, CSS
     return demo
 
 
@@ -332,11 +330,18 @@ def main(settings: Settings | None = None, open_browser: bool = False, block: bo
         raise SystemExit(2) from None
 
 
+def _theme():
+    """Gradio's default theme with system fonts: the stock one fetches fonts from a remote host."""
+    import gradio as gr
+
+    return gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
 def _launch(demo, settings: Settings, auth, open_browser: bool, block: bool):
     return demo.launch(
         server_name=settings.host, server_port=settings.port, share=False, inbrowser=open_browser, auth=auth,
         max_file_size=f"{settings.max_file_mb}mb", blocked_paths=[str(settings.data_dir.resolve())],
-        theme=demo._qa_theme, css=demo._qa_css, footer_links=[], prevent_thread_lock=not block,
+        theme=_theme(), css=CSS, footer_links=[], prevent_thread_lock=not block,
         show_error=False, quiet=not block,
     )
 
