@@ -17,7 +17,7 @@ from pathlib import Path
 
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
 from index.split import chunk_id, chunk_spans
-from index.store import Bm25Index, ChunkRecord, Store, open_store
+from index.store import ChunkRecord, Store, open_store
 from qa.errors import ModelMismatchError, UsageError
 from qa.settings import Settings
 
@@ -250,7 +250,7 @@ def up_to_date(paths: list[Path], settings: Settings) -> IndexReport | None:
     from index.store import Manifest
 
     manifest = Manifest(manifest_path)
-    if manifest.get_meta("model") != _model_id(settings) or manifest.generation() != Bm25Index(settings.data_dir / "bm25").stored_generation():
+    if manifest.get_meta("model") != _model_id(settings):
         return None
     rows = {r["source"]: r for r in manifest.files()}
     seen = set()

@@ -4,8 +4,8 @@
   `QA_CHROMA_URL` is set), opened through `langchain-chroma`, cosine space, telemetry off.
 - `manifest.sqlite`: the record of indexed files and their chunks (text and offsets). A file's row
   is committed only after its chunks are in Chroma, so an interrupted run is simply redone.
-- `bm25/`: a bm25s index over every chunk, persisted and reloaded, rebuilt only when the
-  manifest's generation has moved on (never per query).
+- `bm25/`: a bm25s index over every chunk, persisted and reloaded, brought up to date with a
+  delta when files change (index/bm25.py), never rebuilt per query.
 - `texts/`: the index's own copy of each document's extracted text, which offsets refer to.
 Leaves out: what to index and when (indexer.py).
 """
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from index.bm25 import Bm25Index
 from qa.errors import BackendError, IndexLockedError
 from qa.settings import Settings
 
@@ -108,6 +109,9 @@ class Manifest:
                 out[r[0]] = ChunkRecord(*r)
         return out
 
+    def chunk_id_set(self) -> set[str]:
+        return {r[0] for r in self.connect().execute("SELECT id FROM chunks")}
+
     def all_chunks(self) -> list[tuple[str, str]]:
         return self.connect().execute("SELECT id, text FROM chunks ORDER BY source, ord").fetchall()
 
@@ -142,87 +146,6 @@ class Manifest:
         gen = int((db.execute("SELECT value FROM meta WHERE key='generation'").fetchone() or ["0"])[0])
         self.set_meta(db, "generation", str(gen + 1))
         self.set_meta(db, "updated_at", str(time.time()))
-
-
-def bm25_tokenize(texts: list[str], return_ids: bool = False):
-    """The one tokenizer for BM25, indexing and querying alike: English stopwords, Snowball stems."""
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
-
-
-_STEMMER = None
-
-
-def _stemmer():
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER
-
-
-class Bm25Index:
-    """Persisted bm25s index over all chunks, tagged with the manifest generation it reflects."""
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self._model = None
-        self._ids: list[str] = []
-        self._generation = -1
-
-    def build(self, rows: list[tuple[str, str]], generation: int) -> None:
-        import bm25s
-
-        tmp = self.directory.with_name(self.directory.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        ids = [r[0] for r in rows]
-        model = None
-        if rows:
-            model = bm25s.BM25()
-            model.index(bm25_tokenize([r[1] for r in rows], return_ids=True), show_progress=False)
-        tmp.mkdir(parents=True, exist_ok=True)
-        if model is not None:
-            model.save(str(tmp), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": ids}))
-        # Swap in whole: a reader never sees a half-written index.
-        old = self.directory.with_name(self.directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.directory.exists():
-            os.replace(self.directory, old)
-        os.replace(tmp, self.directory)
-        shutil.rmtree(old, ignore_errors=True)
-        self._model, self._ids, self._generation = model, ids, generation
-
-    def stored_generation(self) -> int:
-        try:
-            return json.loads((self.directory / "ids.json").read_text())["generation"]
-        except (OSError, ValueError, KeyError):
-            return -1
-
-    def load(self) -> None:
-        import bm25s
-
-        meta = json.loads((self.directory / "ids.json").read_text())
-        self._ids, self._generation = meta["ids"], meta["generation"]
-        self._model = bm25s.BM25.load(str(self.directory), show_progress=False) if self._ids else None
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        if self._model is None or not self._ids:
-            return []
-        tokens = bm25_tokenize([query])
-        vocab = self._model.vocab_dict
-        tokens = [[t for t in tokens[0] if t in vocab]]
-        if not tokens[0]:
-            return []
-        k = min(k, len(self._ids))
-        docs, scores = self._model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
 def chroma_client(settings: Settings):
@@ -294,15 +217,28 @@ class Store:
 
     # -- BM25 ----------------------------------------------------------------------------------
     def refresh_bm25(self) -> None:
-        """Rebuild BM25 if the manifest moved on since it was built; else (re)load it if needed."""
+        """Bring BM25 up to the manifest's generation: load the saved index, then apply what
+        changed since as a delta, or rebuild when that delta has grown large. Never per query:
+        a query finds the generation unchanged and does nothing."""
         with self._bm25_lock:
             gen = self.manifest.generation()
             if self.bm25.generation == gen:
                 return
-            if self.bm25.stored_generation() == gen:
+            if not self.bm25.loaded or self.bm25.stored_generation() != self.bm25.generation:
+                if self.bm25.stored_generation() < 0:
+                    self.bm25.build(self.manifest.all_chunks(), gen)
+                    return
                 self.bm25.load()
-            else:
+                if self.bm25.generation == gen:
+                    return
+            current = self.manifest.chunk_id_set()
+            main = self.bm25.main_ids
+            added, removed = current - main, main - current
+            if self.bm25.needs_rebuild(len(added) + len(removed)):
                 self.bm25.build(self.manifest.all_chunks(), gen)
+            else:
+                texts = self.manifest.chunks(sorted(added))
+                self.bm25.apply_delta([(i, texts[i].text) for i in sorted(added)], removed, gen)
 
     # -- writer lock ---------------------------------------------------------------------------
     @contextmanager

@@ -1,0 +1,172 @@
+"""The BM25 index beside the vector store: a persisted bm25s index plus an in-memory delta.
+
+The main index is built with bm25s over every chunk and saved to disk, tagged with the manifest
+generation it reflects; it is never rebuilt per query. When files change, the chunks added since
+are scored in a small delta (with the main index's statistics: document frequencies, count, mean
+length) and the chunks removed since are masked out of the main index, so an edit costs work in
+proportion to the edit. When the delta grows past a share of the corpus, the main index is rebuilt
+and the delta starts empty again. Scores in the delta use the main index's idf, which drifts a
+little from exact BM25 until the next rebuild.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REBUILD_SHARE = 0.10  # rebuild the main index when the delta exceeds this share of it
+REBUILD_MIN = 2000  # ... and at least this many chunks (small corpora rebuild in no time anyway)
+
+_STEMMER = None
+
+
+def _stemmer():
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def tokenize(texts: list[str], return_ids: bool = False):
+    """The one tokenizer for BM25, indexing and querying alike: English stopwords, Snowball stems."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
+
+
+class Bm25Index:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._model = None
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._avgdl = 1.0
+        self._generation = -1
+        self._mask: np.ndarray | None = None
+        self._delta_ids: list[str] = []
+        self._postings: dict[str, list[tuple[int, int]]] = {}
+        self._delta_len: list[int] = []
+        self._delta_df: Counter = Counter()
+
+    # -- the main index ---------------------------------------------------------------------
+    def build(self, rows: list[tuple[str, str]], generation: int) -> None:
+        import bm25s
+
+        tmp = self.directory.with_name(self.directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        ids = [r[0] for r in rows]
+        model, avgdl = None, 1.0
+        if rows:
+            tokens = tokenize([r[1] for r in rows], return_ids=True)
+            avgdl = float(np.mean([len(t) for t in tokens.ids])) or 1.0
+            model = bm25s.BM25()
+            model.index(tokens, show_progress=False)
+            model.save(str(tmp), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": ids, "avgdl": avgdl}))
+        # Swap in whole: a reader never sees a half-written index.
+        old = self.directory.with_name(self.directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.directory.exists():
+            os.replace(self.directory, old)
+        os.replace(tmp, self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+        self._set_main(model, ids, avgdl, generation)
+
+    def load(self) -> None:
+        import bm25s
+
+        meta = json.loads((self.directory / "ids.json").read_text())
+        model = bm25s.BM25.load(str(self.directory), show_progress=False) if meta["ids"] else None
+        self._set_main(model, meta["ids"], meta.get("avgdl", 1.0), meta["generation"])
+
+    def _set_main(self, model, ids: list[str], avgdl: float, generation: int) -> None:
+        self._model, self._ids, self._avgdl, self._generation = model, ids, avgdl, generation
+        self._row = {cid: i for i, cid in enumerate(ids)}
+        self._mask, self._delta_ids, self._postings, self._delta_len, self._delta_df = None, [], {}, [], Counter()
+
+    def stored_generation(self) -> int:
+        try:
+            return json.loads((self.directory / "ids.json").read_text())["generation"]
+        except (OSError, ValueError, KeyError):
+            return -1
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def loaded(self) -> bool:
+        return self._generation >= 0
+
+    @property
+    def main_ids(self) -> set[str]:
+        return set(self._ids)
+
+    # -- the delta --------------------------------------------------------------------------
+    def needs_rebuild(self, changed: int) -> bool:
+        return changed > max(REBUILD_MIN, REBUILD_SHARE * len(self._ids))
+
+    def apply_delta(self, added: list[tuple[str, str]], removed: set[str], generation: int) -> None:
+        """Bring the index to `generation`: `added` chunks (id, text) not in the main index, and
+        main-index chunks now `removed`. Replaces any earlier delta."""
+        self._mask = None
+        if removed and self._ids:
+            self._mask = np.ones(len(self._ids), dtype=np.float32)
+            self._mask[[self._row[i] for i in removed if i in self._row]] = 0.0
+        self._delta_ids = [a[0] for a in added]
+        self._postings = defaultdict(list)
+        self._delta_len = []
+        self._delta_df = Counter()
+        for doc, tokens in enumerate(tokenize([a[1] for a in added]) if added else []):
+            self._delta_len.append(len(tokens))
+            for term, tf in Counter(tokens).items():
+                self._postings[term].append((doc, tf))
+                self._delta_df[term] += 1
+        self._generation = generation
+
+    def _main_df(self, term: str) -> int:
+        if self._model is None or term not in self._model.vocab_dict:
+            return 0
+        t = self._model.vocab_dict[term]
+        indptr = self._model.scores["indptr"]
+        return int(indptr[t + 1] - indptr[t])
+
+    def _delta_scores(self, terms: list[str]) -> dict[int, float]:
+        """Lucene BM25 over the delta, with corpus statistics of main + delta."""
+        k1, b = 1.5, 0.75
+        n = len(self._ids) + len(self._delta_ids)
+        scores: dict[int, float] = defaultdict(float)
+        for term in set(terms):
+            postings = self._postings.get(term)
+            if not postings:
+                continue
+            df = self._main_df(term) + self._delta_df[term]
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for doc, tf in postings:
+                norm = k1 * (1 - b + b * self._delta_len[doc] / self._avgdl)
+                scores[doc] += idf * tf * (k1 + 1) / (tf + norm)
+        return scores
+
+    # -- search -----------------------------------------------------------------------------
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        terms = tokenize([query])[0]
+        hits: list[tuple[str, float]] = []
+        if self._model is not None and self._ids:
+            known = [t for t in terms if t in self._model.vocab_dict]
+            if known:
+                n = min(k, len(self._ids))  # masked chunks score 0 and are dropped below
+                docs, scores = self._model.retrieve([known], k=n, show_progress=False, n_threads=1,
+                                                    weight_mask=self._mask)
+                hits += [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        if self._delta_ids:
+            hits += [(self._delta_ids[d], s) for d, s in self._delta_scores(terms).items() if s > 0]
+        hits.sort(key=lambda h: -h[1])
+        return hits[:k]

@@ -1,0 +1,42 @@
+"""BM25 is updated incrementally: edits go into a delta scored with the main index's statistics,
+removed chunks are masked out, and only a large delta triggers a rebuild."""
+from pathlib import Path
+
+from index.bm25 import Bm25Index
+from index.indexer import index_paths
+from index.store import open_store
+
+
+def test_delta_search_matches_a_rebuild_in_order(tmp_path):
+    rows = [(f"d{i}", f"document {i} about rivers and castles number{i}") for i in range(50)]
+    main = Bm25Index(tmp_path / "a")
+    main.build(rows, generation=1)
+    added = [("new1", "the zebra crossed the river near the castle"), ("new2", "a zebra and another zebra")]
+    main.apply_delta(added, removed={"d3"}, generation=2)
+    full = Bm25Index(tmp_path / "b")
+    full.build([r for r in rows if r[0] != "d3"] + added, generation=2)
+    assert [i for i, _ in main.search("zebra", 5)] == [i for i, _ in full.search("zebra", 5)] == ["new2", "new1"]
+    assert "d3" not in [i for i, _ in main.search("number3 document", 10)]
+    assert [i for i, _ in main.search("number7", 3)] == [i for i, _ in full.search("number7", 3)]
+
+
+def test_file_edits_update_bm25_without_a_rebuild(tmp_path, settings):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(30):
+        (docs / f"f{i}.txt").write_text(f"File {i} talks about the harbour and its boats, item{i}.", encoding="utf-8")
+    store = open_store(settings)
+    index_paths([docs], settings, store=store, progress=False)
+    built_at = store.bm25.stored_generation()
+    assert built_at == store.manifest.generation()
+    (docs / "f5.txt").write_text("File 5 now talks about a quokka on the pier.", encoding="utf-8")
+    (docs / "f6.txt").unlink()
+    index_paths([docs], settings, store=store, progress=False)
+    assert store.bm25.stored_generation() == built_at, "a small edit must not rebuild the main index"
+    hits = [i for i, _ in store.bm25.search("quokka", 5)]
+    assert len(hits) == 1 and store.manifest.chunks(hits)[hits[0]].source.endswith("f5.txt")
+    assert not any(store.manifest.chunks([i]).get(i) is None for i, _ in store.bm25.search("item6 harbour", 30))
+    # A fresh process (a new Store) sees the same: saved main index + delta from the manifest.
+    fresh = open_store(settings)
+    fresh.refresh_bm25()
+    assert [i for i, _ in fresh.bm25.search("quokka", 5)] == hits
