@@ -197,7 +197,10 @@ def build_demo(settings: Settings, app: App | None = None):
     def add_files(files, progress=gr.Progress()):
         """Save and index each upload, reporting each file's outcome as it goes."""
         rows, paths = [], []
-        library_update = lambda: (_library_rows(app), gr.update(choices=[r[0] for r in _library_rows(app)]))
+        def library_update():
+            rows_now = _library_rows(app)
+            return rows_now, gr.update(choices=[r[0] for r in rows_now])
+
         for f in files or []:
             original = getattr(f, "orig_name", None) or Path(str(f)).name
             try:
