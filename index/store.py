@@ -12,9 +12,7 @@ Leaves out: what to index and when (indexer.py).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
 import sqlite3
 import threading
 import time

@@ -148,9 +148,9 @@ def _synthetic(n: int, start: int, rng: np.random.Generator, vocab: list[str]) -
 def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, chroma_url: str | None) -> dict:
     """The real corpus indexed for real, plus synthetic chunks up to `size`, then retrieval and answers."""
     from index.indexer import index_paths
-    from index.store import ChunkRecord, open_store
+    from index.store import open_store
     from qa.chain import ask, build_chain
-    from qa.retrieve import HybridRetriever, rrf_fuse
+    from qa.retrieve import rrf_fuse
     from qa.settings import Settings
 
     s = Settings(data_dir=work / f"scale-{size}", embedding="minilm", chroma_url=chroma_url, collection=f"scale{size}")
@@ -182,7 +182,6 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
     bm25_build_s = time.perf_counter() - t
     build_s = time.perf_counter() - t0
     qs = _questions(questions, n_q)
-    retriever = HybridRetriever(store=store, k=5, fetch_k=s.fetch_k)
     vectors = [store.embeddings.embed_query(q["question"]) for q in qs]  # precomputed: embedding measured apart
     embed = []
     for q in qs[:50]:

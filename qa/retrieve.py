@@ -46,8 +46,6 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
 
     def dense(self, query: str, n: int) -> list[tuple[str, float]]:
-        if self.store.collection.count() == 0:
-            return []
         vector = self.store.embeddings.embed_query(query)
         hits = self.store.vectors.similarity_search_by_vector_with_relevance_scores(vector, k=n)
         # Chroma returns cosine *distance*; similarity = 1 - distance.

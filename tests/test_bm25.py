@@ -1,6 +1,5 @@
 """BM25 is updated incrementally: edits go into a delta scored with the main index's statistics,
 removed chunks are masked out, and only a large delta triggers a rebuild."""
-from pathlib import Path
 
 from index.bm25 import Bm25Index
 from index.indexer import index_paths

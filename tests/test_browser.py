@@ -1,6 +1,5 @@
 """The UI in a real browser: Playwright driving Debian's Chromium against a launched app with the
 real model. Screenshots go to test-artifacts/ (look at them: they are what a user sees)."""
-import re
 import time
 import urllib.parse
 import urllib.request
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LIU_Q, ROOT, SEED_000, free_port
+from conftest import LIU_Q, ROOT, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -45,7 +45,7 @@ def test_prompt_injection_in_a_document_is_just_text(tmp_path, settings):
     answer = ask(chain, "When was the castle built?")
     assert answer.citations == [] and answer.unsupported == ["PWNED."]
     assert "[9]" not in answer.text
-    sent = llm  # the passage reached the model only inside its numbered data block
+    # The passage reached the model only inside its numbered data block.
     from qa.prompt import answer_messages
 
     system, human = answer_messages("When was the castle built?", answer.passages)

@@ -34,7 +34,6 @@ def _passage(i, text, source="doc.txt", start=0):
 
 def _bag_encode(texts):
     """A deterministic bag-of-words encoder: similar wording -> similar vectors."""
-    vocab: dict[str, int] = {}
     rows = []
     for t in texts:
         v = np.zeros(512)

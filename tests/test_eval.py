@@ -1,5 +1,4 @@
 """`qa eval` on a spread subset of SQuAD 2.0 (tests/data, CC BY-SA 4.0), real model, isolated index."""
-import json
 from pathlib import Path
 
 import pytest

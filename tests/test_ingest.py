@@ -1,10 +1,7 @@
 """Ingestion people can trust: formats with exact offsets, incremental and idempotent updates,
 bad input skipped with a reason while everything else is indexed. Real Chroma on disk; the fake
 embedding keeps these fast (the real model is exercised in test_e2e and test_server)."""
-import json
 import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -13,7 +10,7 @@ import pytest
 
 from conftest import cli_json
 from index.indexer import index_paths, remove_document
-from index.load import decode_text, load_document
+from index.load import decode_text
 from index.store import open_store
 from qa.errors import IndexLockedError, ModelMismatchError
 
