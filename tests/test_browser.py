@@ -68,13 +68,18 @@ def page(browser, app_url):
 
 
 def ask(pg, question: str) -> None:
+    before = pg.locator("[data-testid=bot]").count()
     box = pg.locator("[data-testid=textbox] textarea, textarea[data-testid=textbox]").first
     box.fill(question)
     pg.click("[data-testid=submit-button]")
-    # While the answer streams the send button becomes a stop button; it comes back at the end.
-    pg.wait_for_selector("[data-testid=bot]")
-    pg.wait_for_function("() => document.querySelectorAll('[data-testid=bot]').length > 0 && !document.querySelector('[data-testid=stop-button]')", timeout=60_000)
-    pg.wait_for_function("() => !([...document.querySelectorAll('[data-testid=bot]')].pop().innerText.trim() === '…')", timeout=60_000)
+    # Wait for the new answer (not an earlier one) to finish: while it streams the send button is a
+    # stop button and the message shows a placeholder.
+    pg.wait_for_function(
+        """(n) => {
+            const bots = document.querySelectorAll('[data-testid=bot]');
+            return bots.length > n && !document.querySelector('[data-testid=stop-button]')
+                && bots[bots.length - 1].innerText.trim() !== '…';
+        }""", arg=before, timeout=60_000)
 
 
 def last_bot(pg) -> str:
