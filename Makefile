@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ollama,openai]'
+	$(BIN)/python -m index.embed >/dev/null  # export the model to ONNX once (index/embed.py)
 	touch $(STAMP)
 
 index: $(STAMP)

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     embedding: str = "minilm"
     # `auto` uses bfloat16 only where the CPU has native bf16 instructions (see index/embed.py).
     embed_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    # `onnx` runs the model with ONNX Runtime (same vectors as torch, measured cosine 0.9999998,
+    # no torch import); `torch` runs it with sentence-transformers. bfloat16 always uses torch.
+    embed_runtime: Literal["onnx", "torch"] = "onnx"
+    # Where the ONNX export of the model is kept (made once, from the installed model).
+    model_cache: Path = Path("~/.cache/qa-local")
     embed_batch_size: int = 64
 
     # Chunking: sentences are packed into chunks of at most this many words.

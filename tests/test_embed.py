@@ -1,0 +1,60 @@
+"""The embedding stage with the real bundled MiniLM: ONNX Runtime and sentence-transformers agree."""
+import numpy as np
+import pytest
+
+from index.embed import MiniLMEmbeddings, cpu_has_native_bf16, export_onnx, model_path, onnx_path
+
+TEXTS = [
+    "Li Xiaolin was born in 1953.",
+    "What is it?",
+    "hi",
+    "Ünïcode, numbers 3.14 and a URL https://example.org in one sentence, to check the tokenizer "
+    "agrees on awkward input. " * 3,
+    "word " * 400,  # longer than the model's 256 tokens: both truncate the same way
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("model-cache")
+    dest = export_onnx(model_path(), onnx_path(cache))
+    return cache, dest
+
+
+def test_export_writes_one_named_file(exported):
+    cache, dest = exported
+    assert dest.exists() and dest.parent == cache and dest.stat().st_size > 50_000_000
+    assert [p.name for p in cache.iterdir()] == [dest.name]  # no temporary left behind
+    assert onnx_path(cache) == dest  # the same weights find the same file
+
+
+def test_onnx_and_torch_give_the_same_vectors(exported):
+    cache, _ = exported
+    onnx = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=cache)
+    torch = MiniLMEmbeddings(runtime="torch", dtype="float32", cache=cache)
+    a, b = onnx.encode(TEXTS), torch.encode(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() > 0.9999
+    # Batching and order do not change a text's vector.
+    single = onnx.encode([TEXTS[3]])[0]
+    assert float(single @ a[3]) > 0.99999
+    # And the vectors mean something: the question is nearer its answer than an unrelated text.
+    q = onnx.embed_query("When was Li Xiaolin born?")
+    assert np.dot(q, a[0]) > np.dot(q, a[4])
+
+
+def test_bfloat16_always_runs_on_torch(tmp_path):
+    assert MiniLMEmbeddings(runtime="onnx", dtype="bfloat16", cache=tmp_path).runtime == "torch"
+    assert MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=tmp_path).runtime == "onnx"
+    assert cpu_has_native_bf16("flags fpu avx2 avx512_bf16") and not cpu_has_native_bf16("flags fpu avx2")
+
+
+def test_an_unwritable_model_cache_is_one_clear_error(tmp_path):
+    from qa.errors import BackendError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    e = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=blocker / "cache")
+    with pytest.raises(BackendError, match="QA_MODEL_CACHE"):
+        e.encode(["x"])
