@@ -92,7 +92,7 @@ def chunk_spans(
     text: str,
     start: int = 0,
     max_words: int = 120,
-    overlap_sentences: int = 1,
+    overlap_sentences: int = 0,
     min_words: int | None = None,
     end: int | None = None,
 ) -> list[Span]:

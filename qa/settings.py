@@ -33,7 +33,9 @@ class Settings(BaseSettings):
 
     # Chunking: sentences are packed into chunks of at most this many words.
     chunk_words: int = 120
-    chunk_overlap_sentences: int = 1
+    # No overlap: measured better on every `qa eval` figure than one sentence of overlap (hit@5
+    # 0.932 vs 0.919, containment 0.751 vs 0.741), and 15% fewer tokens to embed.
+    chunk_overlap_sentences: int = 0
     # Heavier parsers (PDF, DOCX, HTML) run in a worker bounded by these.
     parse_timeout_s: float = 60.0
     parse_memory_mb: int = 2048

@@ -58,3 +58,14 @@ def test_an_unwritable_model_cache_is_one_clear_error(tmp_path):
     e = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=blocker / "cache")
     with pytest.raises(BackendError, match="QA_MODEL_CACHE"):
         e.encode(["x"])
+
+
+def test_batches_are_length_sorted_and_within_the_token_budget(exported):
+    cache, _ = exported
+    encoder = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=cache).encoder
+    lengths = [300, 5, 40, 40, 200, 7, 120, 60, 256, 3] * 5
+    groups = encoder.batches(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    flat = [lengths[i] for g in groups for i in g]
+    assert flat == sorted(flat)
+    assert all(len(g) == 1 or len(g) * max(lengths[i] for i in g) <= encoder.TOKEN_BUDGET for g in groups)
