@@ -137,27 +137,49 @@ class _OnnxEncoder:
             out[-1].append(i)
         return out
 
-    def _run(self, ids_list: list[list[int]]) -> np.ndarray:
-        width = max(len(x) for x in ids_list)
-        ids = np.zeros((len(ids_list), width), dtype=np.int64)
+    def _run(self, encodings: list, spans: list[list[tuple[int, int]]] | None) -> tuple[np.ndarray, list]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
-        for row, x in enumerate(ids_list):
-            ids[row, : len(x)] = x
-            mask[row, : len(x)] = 1
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
         m = mask[..., None].astype(np.float32)
-        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        pooled = _unit((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
+        parts = [span_vectors(hidden[row], np.asarray(e.offsets), spans[row]) for row, e in enumerate(encodings)] if spans else []
+        return pooled, parts
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        ids = [e.ids for e in self.tokenizer.encode_batch(texts)]
-        groups = self.batches([len(x) for x in ids])
-        run = lambda g: self._run([ids[i] for i in g])  # noqa: E731
+    def encode(self, texts: list[str], spans: list[list[tuple[int, int]]] | None = None) -> tuple[np.ndarray, list]:
+        """Unit vectors of `texts`; with `spans` (character ranges per text), also the unit vector
+        of each range, pooled from the same forward pass (rows of zeros where truncation cut it)."""
+        encodings = self.tokenizer.encode_batch(texts)
+        groups = self.batches([len(e.ids) for e in encodings])
+        run = lambda g: self._run([encodings[i] for i in g], [spans[i] for i in g] if spans else None)  # noqa: E731
         results = self.pool.map(run, groups) if self.pool and len(groups) > 1 else map(run, groups)
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        for g, vectors in zip(groups, results):
+        parts: list = [None] * len(texts)
+        for g, (vectors, span_parts) in zip(groups, results):
             out[g] = vectors
-        return out
+            for i, part in zip(g, span_parts):
+                parts[i] = part
+        return out, parts
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def span_vectors(hidden: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Mean-pooled unit vectors of the tokens inside each character span (pure). A span with no
+    token (cut off by truncation) gets a row of zeros, which readers treat as missing."""
+    out = np.zeros((len(spans), hidden.shape[-1]), dtype=np.float32)
+    real = offsets[:, 1] > offsets[:, 0]  # special and padding tokens have empty offsets
+    for k, (a, b) in enumerate(spans):
+        inside = real & (offsets[:, 0] >= a) & (offsets[:, 0] < b)
+        if inside.any():
+            out[k] = _unit(hidden[: len(offsets)][inside].mean(axis=0))
+    return out
 
 
 class _TorchEncoder:
@@ -241,7 +263,17 @@ class MiniLMEmbeddings(Embeddings):
         """Unit vectors as a float32 array of shape (len(texts), 384)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self.encoder.encode(list(texts))
+        encoder = self.encoder
+        return encoder.encode(list(texts))[0] if isinstance(encoder, _OnnxEncoder) else encoder.encode(list(texts))
+
+    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list]:
+        """Chunk vectors and, where the runtime exposes token states (ONNX), the vectors of each
+        chunk's sentences pooled from the same pass: the answerer then embeds nothing but the
+        question (measured on `qa eval`: see README). Elsewhere the sentences are left as None."""
+        encoder = self.encoder if texts else None
+        if isinstance(encoder, _OnnxEncoder):
+            return encoder.encode(list(texts), spans)
+        return self.encode(list(texts)), [None] * len(texts)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
@@ -276,6 +308,10 @@ class FakeEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
+
+    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list]:
+        """Like the real model's: each sentence gets the fake vector of its own text."""
+        return self.encode(texts), [self.encode([t[a:b] for a, b in sp]) for t, sp in zip(texts, spans)]
 
 
 @functools.lru_cache(maxsize=4)

@@ -12,11 +12,13 @@ import hashlib
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
-from index.split import chunk_id, chunk_spans
+from index.split import chunk_id, chunk_spans, split_sentences
 from index.store import ChunkRecord, Store, open_store
 from qa.errors import ModelMismatchError, UsageError
 from qa.settings import Settings
@@ -97,6 +99,14 @@ def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
     return records
 
 
+def embed_chunks(embeddings, texts: list[str]) -> tuple[np.ndarray, list[bytes | None]]:
+    """Chunk vectors, and each chunk's sentence vectors as float16 bytes (rows in `split_sentences`
+    order) where the model gives them from the same pass; None where it does not."""
+    spans = [[(s.start, s.end) for s in split_sentences(t)] for t in texts]
+    vectors, parts = embeddings.encode_with_sentences(texts, spans)
+    return vectors, [None if part is None else np.asarray(part, dtype=np.float16).tobytes() for part in parts]
+
+
 @dataclass
 class _Pending:
     row: dict
@@ -110,6 +120,7 @@ class Indexer:
         self.progress = progress
         self.report = IndexReport()
         self._pending: list[_Pending] = []
+        self._sentence_vectors: dict[str, bytes | None] = {}  # embedded in this flush, by chunk id
         from index.sandbox import BoundedRunner
 
         self.runner = BoundedRunner(settings.parse_timeout_s, settings.parse_memory_mb)
@@ -223,14 +234,19 @@ class Indexer:
         batch = self.store.max_batch_size
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
-            self.store.vectors.add_texts([r.text for r in part], [r.metadata() for r in part], [r.id for r in part])
+            vectors, sentence_vectors = embed_chunks(self.store.embeddings, [r.text for r in part])
+            self.store.collection.add(ids=[r.id for r in part], embeddings=vectors, documents=[r.text for r in part],
+                                      metadatas=[r.metadata() for r in part])
+            for r, sv in zip(part, sentence_vectors):
+                self._sentence_vectors[r.id] = sv
         for i in range(0, len(update), batch):
             part = update[i : i + batch]
             self.store.collection.update(ids=[r.id for r in part], metadatas=[r.metadata() for r in part])
         for i in range(0, len(stale), batch):
             self.store.collection.delete(ids=stale[i : i + batch])
         for p in self._pending:
-            self.store.manifest.commit_file(p.row, p.records)
+            records = [replace(r, svec=self._sentence_vectors.pop(r.id, None)) for r in p.records]
+            self.store.manifest.commit_file(p.row, records)
             self.report.files_indexed += 1
         self.report.added += len(embed)
         self.report.updated += len(update)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+
 from index.bm25 import Bm25Index
 from qa.errors import BackendError, IndexLockedError
 from qa.settings import Settings
@@ -32,7 +34,7 @@ CREATE TABLE IF NOT EXISTS files (
     n_chunks INTEGER, indexed_at REAL, text_file TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT, ord INTEGER, start INTEGER, "end" INTEGER,
-    text TEXT, date TEXT, page INTEGER);
+    text TEXT, date TEXT, page INTEGER, svec BLOB);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
 
@@ -47,6 +49,7 @@ class ChunkRecord:
     text: str
     date: str | None = None
     page: int | None = None
+    svec: bytes | None = None  # the chunk's sentence vectors (float16 rows, see `sentence_vectors`)
 
     def metadata(self) -> dict:
         md = {"source": self.source, "start": self.start, "end": self.end, "ord": self.ord}
@@ -66,6 +69,8 @@ class Manifest:
         self._local = threading.local()
         with self.connect() as db:
             db.executescript(SCHEMA)
+            if "svec" not in {r[1] for r in db.execute("PRAGMA table_info(chunks)")}:  # an older index
+                db.execute("ALTER TABLE chunks ADD COLUMN svec BLOB")
 
     def connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -107,6 +112,15 @@ class Manifest:
                 out[r[0]] = ChunkRecord(*r)
         return out
 
+    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors of these chunks (id -> float32 rows, one per sentence of the
+        chunk's text in `split_sentences` order); chunks without them are left out."""
+        if not ids:
+            return {}
+        q = f"SELECT id, svec FROM chunks WHERE svec IS NOT NULL AND id IN ({','.join('?' * len(ids))})"
+        return {r[0]: np.frombuffer(r[1], dtype=np.float16).reshape(-1, 384).astype(np.float32)
+                for r in self.connect().execute(q, ids)}
+
     def chunk_id_set(self) -> set[str]:
         return {r[0] for r in self.connect().execute("SELECT id FROM chunks")}
 
@@ -121,10 +135,12 @@ class Manifest:
         """Record one file and its chunks atomically, and move the generation on."""
         db = self.connect()
         with db:
+            # Chunks kept from the previous version of the file keep their sentence vectors.
+            kept = dict(db.execute("SELECT id, svec FROM chunks WHERE source=? AND svec IS NOT NULL", (row["source"],)))
             db.execute("DELETE FROM chunks WHERE source=?", (row["source"],))
             db.executemany(
-                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page) VALUES (?,?,?,?,?,?,?,?)',
-                [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page) for c in chunks],
+                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec) VALUES (?,?,?,?,?,?,?,?,?)',
+                [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page, c.svec or kept.get(c.id)) for c in chunks],
             )
             db.execute(
                 "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file)"

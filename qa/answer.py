@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.split import split_sentences
 from qa.cite import Sentence, check_generated, content_words, make_citation, passage_sentences, word_overlap
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
@@ -81,6 +82,9 @@ class ExtractiveAnswerer:
     name: str = "extractive"
     cache_size: int = 50_000  # sentence vectors kept in memory: a corpus's sentences recur across questions
     embed_query: Callable[[str], list[float]] | None = None  # the retriever's (cached) query embedding
+    # Sentence vectors stored at indexing time (chunk id -> rows in `split_sentences` order), so
+    # answering embeds only the question; sentences without one are embedded here.
+    stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None
 
     def __post_init__(self):
         self._cache: dict[str, np.ndarray] = {}
@@ -93,6 +97,22 @@ class ExtractiveAnswerer:
                 self._cache.clear()
             self._cache.update(zip(missing, self.encode(missing)))
         return np.stack([self._cache[t] for t in texts])
+
+    def sentence_vectors(self, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
+        """A vector per sentence: the stored one where the index has it, else embedded (cached)."""
+        found: dict[tuple[str, int], np.ndarray] = {}
+        stored = self.stored([p.id for p in passages]) if self.stored else {}
+        for p in passages:
+            rows = stored.get(p.id)
+            spans = split_sentences(p.text) if rows is not None else []
+            if rows is not None and len(rows) == len(spans):  # else stored by another splitter: ignore
+                for span, row in zip(spans, rows):
+                    if row.any():  # zeros: the sentence lay past the model's token limit
+                        found[(p.source, p.start + span.start)] = row
+        keys = [(passages[s.passage].source, s.start) for s in sentences]
+        missing = [s.text for s, k in zip(sentences, keys) if k not in found]
+        embedded = iter(self.vectors(missing)) if missing else iter(())
+        return np.stack([found[k] if k in found else next(embedded) for k in keys])
 
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
         best_per_passage: dict[int, int] = {}
@@ -109,7 +129,7 @@ class ExtractiveAnswerer:
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
         q_vec = np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
-        scores = score_sentences(query, sentences, q_vec, self.vectors([s.text for s in sentences]))
+        scores = score_sentences(query, sentences, q_vec, self.sentence_vectors(sentences, passages))
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)

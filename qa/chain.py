@@ -41,7 +41,7 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     retriever = HybridRetriever(store=store, k=settings.top_k, fetch_k=max(settings.fetch_k, settings.top_k), rrf_k=settings.rrf_k)
     if llm is None:
         answerer = ExtractiveAnswerer(encode, settings.abstain_threshold, settings.max_answer_sentences,
-                                      embed_query=store.embeddings.embed_query)
+                                      embed_query=store.embeddings.embed_query, stored=store.manifest.sentence_vectors)
     else:
         answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer)
 

@@ -69,3 +69,20 @@ def test_batches_are_length_sorted_and_within_the_token_budget(exported):
     flat = [lengths[i] for g in groups for i in g]
     assert flat == sorted(flat)
     assert all(len(g) == 1 or len(g) * max(lengths[i] for i in g) <= encoder.TOKEN_BUDGET for g in groups)
+
+
+def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
+    cache, _ = exported
+    e = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=cache)
+    text = "The Normans gave their name to Normandy. The river Seine flows through Paris to the sea."
+    cut = text.index(" The river") + 1
+    far = "word " * 300 + "A sentence past the token limit."
+    vectors, parts = e.encode_with_sentences([text, far], [[(0, cut - 1), (cut, len(text))], [(1500, len(far))]])
+    assert np.allclose(vectors, e.encode([text, far]), atol=1e-5)  # the chunk vectors are the usual ones
+    alone = e.encode([text[: cut - 1], text[cut:]])
+    assert parts[0].shape == (2, 384) and np.allclose(np.linalg.norm(parts[0], axis=1), 1.0, atol=1e-5)
+    same = parts[0] @ alone.T
+    assert same[0, 0] > same[0, 1] and same[1, 1] > same[1, 0]  # each is its own sentence, in context
+    assert not parts[1].any()  # truncated away: zeros, which the answerer treats as missing
+    torch_runtime = MiniLMEmbeddings(runtime="torch", dtype="float32", cache=cache)
+    assert torch_runtime.encode_with_sentences([text], [[(0, 5)]])[1] == [None]

@@ -6,6 +6,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import cli_json
@@ -131,8 +132,10 @@ def test_batches_never_exceed_the_clients_max(tmp_path, settings, monkeypatch):
     monkeypatch.setattr(Store, "max_batch_size", property(lambda self: 7))
     store = open_store(settings)
     sizes = []
-    original = store.vectors.add_texts
-    monkeypatch.setattr(store.vectors, "add_texts", lambda texts, metadatas, ids: (sizes.append(len(ids)), original(texts, metadatas, ids))[1])
+    import index.indexer
+
+    original = index.indexer.embed_chunks
+    monkeypatch.setattr(index.indexer, "embed_chunks", lambda e, texts: (sizes.append(len(texts)), original(e, texts))[1])
     index_paths([tmp_path / "big.txt"], settings, store=store, progress=False)
     assert sizes and max(sizes) <= 7 and sum(sizes) == store.collection.count()
 
@@ -236,3 +239,48 @@ def test_a_parser_that_hangs_is_stopped(tmp_path, settings):
 def test_status_of_an_empty_index(capsys):
     out = cli_json(capsys, "status", "--json")
     assert out["documents"] == 0 and out["chunks"] == 0
+
+
+def test_sentence_vectors_are_stored_with_their_chunks_and_kept_across_edits(tmp_path, settings):
+    from index.split import split_sentences
+
+    doc = tmp_path / "a.txt"
+    doc.write_text(long_doc(40))
+    index_paths([doc], settings, progress=False)
+    store = open_store(settings)
+    chunks = store.manifest.chunks(sorted(store.manifest.chunk_id_set()))
+    stored = store.manifest.sentence_vectors(list(chunks))
+    assert set(stored) == set(chunks)
+    for cid, rows in stored.items():
+        texts = [chunks[cid].text[s.start : s.end] for s in split_sentences(chunks[cid].text)]
+        assert rows.shape == (len(texts), 384)
+        assert np.allclose(rows, store.embeddings.encode(texts), atol=2e-3)  # float16 rows of the sentences' vectors
+    # An edit at the end: chunks that did not change keep their stored vectors without re-embedding.
+    doc.write_text(long_doc(40) + "\n\nA new closing paragraph about something else entirely.")
+    report = index_paths([doc], settings, progress=False)
+    after = store.manifest.chunk_id_set()
+    assert 0 < report.added < len(after)
+    assert set(store.manifest.sentence_vectors(sorted(after))) == after
+
+
+def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
+    from qa.answer import ExtractiveAnswerer
+    from qa.retrieve import HybridRetriever, to_passage
+
+    (tmp_path / "a.txt").write_text(PARA)
+    index_paths([tmp_path / "a.txt"], settings, progress=False)
+    store = open_store(settings)
+    passages = [to_passage(d) for d in HybridRetriever(store=store, k=3).invoke("Who gave their name to Normandy?")]
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return store.embeddings.encode(texts)
+
+    question = "Who gave their name to Normandy?"
+    with_store = ExtractiveAnswerer(encode, stored=store.manifest.sentence_vectors).answer(question, question, passages)
+    assert calls == [[question]]  # the question only: every sentence came from the index
+    calls.clear()
+    without = ExtractiveAnswerer(encode).answer(question, question, passages)
+    assert len(calls) == 2 and len(calls[1]) > 1  # the question, then the sentences
+    assert with_store.text == without.text and with_store.citations == without.citations
