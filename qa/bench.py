@@ -120,6 +120,7 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
         found = [to_passage(d) for d in retriever.invoke(q["question"])]
         lat.append((time.perf_counter() - t) * 1000)
         hits.append(contains_answer(" ".join(p.text for p in found), q["answers"]))
+    _forget_queries(store.embeddings)  # a full answer embeds its question: none is cached from above
     for q in qs:
         t = time.perf_counter()
         ask(chain, q["question"])
@@ -130,6 +131,13 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
             "tokens_per_s": round(tokens / index_s), "answer_recall@5": round(float(np.mean(hits)), 3) if hits else None,
             "retrieval_ms": _pct(lat), "answer_ms": _pct(full), "reindex_in_process_s": round(reindex_s, 4),
             "peak_rss_mb": round(_rss_mb())}
+
+
+def _forget_queries(embeddings) -> None:
+    """Drop cached query vectors, so a timed answer includes embedding its question."""
+    cached = getattr(type(embeddings), "_query_vector", None)
+    if cached is not None:
+        cached.cache_clear()
 
 
 def _synthetic(n: int, start: int, rng: np.random.Generator, vocab: list[str]) -> tuple[list[str], np.ndarray]:
@@ -202,6 +210,7 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
         sparse.append((t2 - t1) * 1000)
         fused.append((t3 - t) * 1000)
     chain = build_chain(s, store=store)
+    _forget_queries(store.embeddings)
     full = []
     for q in qs:
         t = time.perf_counter()
