@@ -207,7 +207,9 @@ class _TorchEncoder:
         torch_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
         self.model = SentenceTransformer(str(src), device="cpu", model_kwargs={"dtype": torch_dtype})
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], spans: list[list[tuple[int, int]]] | None = None) -> tuple[np.ndarray, list]:
+        """Unit vectors of `texts`; sentence-transformers exposes no token states here, so no
+        span vectors (None for each text)."""
         # One thread is twice as fast as two for a handful of short texts (thread hand-off
         # dominates); big batches use every core.
         threads = 1 if len(texts) <= 4 else (os.cpu_count() or 1)
@@ -216,7 +218,7 @@ class _TorchEncoder:
         with self.torch.inference_mode():
             v = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                   convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(v, dtype=np.float32)
+        return np.asarray(v, dtype=np.float32), [None] * len(texts)
 
 
 class MiniLMEmbeddings(Embeddings):
@@ -269,17 +271,15 @@ class MiniLMEmbeddings(Embeddings):
         """Unit vectors as a float32 array of shape (len(texts), 384)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encoder = self.encoder
-        return encoder.encode(list(texts))[0] if isinstance(encoder, _OnnxEncoder) else encoder.encode(list(texts))
+        return self.encoder.encode(list(texts))[0]
 
     def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list]:
         """Chunk vectors and, where the runtime exposes token states (ONNX), the vectors of each
         chunk's sentences pooled from the same pass: the answerer then embeds nothing but the
         question (measured on `qa eval`: see README). Elsewhere the sentences are left as None."""
-        encoder = self.encoder if texts else None
-        if isinstance(encoder, _OnnxEncoder):
-            return encoder.encode(list(texts), spans)
-        return self.encode(list(texts)), [None] * len(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        return self.encoder.encode(list(texts), spans)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()

@@ -120,7 +120,6 @@ class Indexer:
         self.progress = progress
         self.report = IndexReport()
         self._pending: list[_Pending] = []
-        self._sentence_vectors: dict[str, bytes | None] = {}  # embedded in this flush, by chunk id
         from index.sandbox import BoundedRunner
 
         self.runner = BoundedRunner(settings.parse_timeout_s, settings.parse_memory_mb)
@@ -232,20 +231,20 @@ class Indexer:
             update += [r for r in p.records if r.id in existing and existing[r.id] != r.metadata()]
             stale += sorted(set(existing) - {r.id for r in p.records})
         batch = self.store.max_batch_size
+        sentence_vectors: dict[str, bytes | None] = {}  # of the chunks embedded now, by id
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
-            vectors, sentence_vectors = embed_chunks(self.store.embeddings, [r.text for r in part])
+            vectors, sentences = embed_chunks(self.store.embeddings, [r.text for r in part])
             self.store.collection.add(ids=[r.id for r in part], embeddings=vectors, documents=[r.text for r in part],
                                       metadatas=[r.metadata() for r in part])
-            for r, sv in zip(part, sentence_vectors):
-                self._sentence_vectors[r.id] = sv
+            sentence_vectors.update(zip((r.id for r in part), sentences))
         for i in range(0, len(update), batch):
             part = update[i : i + batch]
             self.store.collection.update(ids=[r.id for r in part], metadatas=[r.metadata() for r in part])
         for i in range(0, len(stale), batch):
             self.store.collection.delete(ids=stale[i : i + batch])
         for p in self._pending:
-            records = [replace(r, svec=self._sentence_vectors.pop(r.id, None)) for r in p.records]
+            records = [replace(r, svec=sentence_vectors.get(r.id)) for r in p.records]
             self.store.manifest.commit_file(p.row, records)
             self.report.files_indexed += 1
         self.report.added += len(embed)
