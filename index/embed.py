@@ -6,6 +6,11 @@ index.embed`, run by `make install`) and then embedding needs no torch at all, w
 `qa index` start seconds sooner and a query embedding ~3x faster (see README, Performance). The
 vectors are the same as sentence-transformers' (mean pooling over the attention mask, then L2
 normalisation; measured cosine >= 0.9999998), so either runtime reads the other's index.
+Documents are embedded by an int8 copy of the export (weights quantised per output channel, made
+once beside it): 1.5x the throughput of fp32 on an AVX2 CPU, vectors at cosine ~0.99 to fp32's.
+Questions are always embedded in full precision, one short text each. Measured on `qa eval`
+(README): retrieval unchanged, answer containment 0.736 vs 0.745 with fp32 documents.
+`QA_EMBED_DTYPE=float32` embeds documents in fp32 as well.
 `QA_EMBED_RUNTIME=torch` runs it with sentence-transformers instead; bfloat16 always does.
 Everything loads lazily, on the first text to embed. `fake` is langchain_core's deterministic fake,
 for fast tests.
@@ -107,6 +112,30 @@ def export_onnx(src: Path, dest: Path) -> Path:
 _INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 
 
+def int8_path(fp32: Path) -> Path:
+    """Where the int8 copy of an export lives: beside it, named after it."""
+    return fp32.with_name(fp32.name.removesuffix(".onnx") + ".int8.onnx")
+
+
+def quantize_onnx(src: Path, dest: Path) -> Path:
+    """Dynamic int8 quantisation of an export's weights, per output channel (signed int8; the
+    activations are quantised per call). Written to a temporary name and renamed."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # it logs advice to pre-process, which is for static quantisation
+    try:
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
+    os.replace(tmp, dest)
+    return dest
+
+
 class _OnnxEncoder:
     """The model on ONNX Runtime: tokenizers' fast tokenizer, length-sorted batches of at most
     `TOKEN_BUDGET` tokens, mean pooling.
@@ -118,7 +147,7 @@ class _OnnxEncoder:
 
     TOKEN_BUDGET = 512
 
-    def __init__(self, src: Path, onnx_file: Path):
+    def __init__(self, src: Path, onnx_file: Path, one_text_per_run: bool = False):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -131,6 +160,10 @@ class _OnnxEncoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        # The int8 model quantises activations with one scale per run, so a text's vector would
+        # depend on its batch-mates (and their padding): it runs one text at a time (measured 1%
+        # slower than 512-token batches), so a text always gets the same vector.
+        self.token_budget = 1 if one_text_per_run else self.TOKEN_BUDGET
         self.workers = os.cpu_count() or 1
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed") if self.workers > 1 else None
 
@@ -138,7 +171,7 @@ class _OnnxEncoder:
         """Indices grouped shortest first, each group's padded size within the token budget."""
         out: list[list[int]] = [[]]
         for i in sorted(range(len(lengths)), key=lengths.__getitem__):
-            if out[-1] and (len(out[-1]) + 1) * lengths[i] > self.TOKEN_BUDGET:
+            if out[-1] and (len(out[-1]) + 1) * lengths[i] > self.token_budget:
                 out.append([])
             out[-1].append(i)
         return out
@@ -233,56 +266,73 @@ class MiniLMEmbeddings(Embeddings):
         self.batch_size = batch_size
         self._runtime_setting = runtime
         self.cache = Path(cache).expanduser()
-        self._encoder = None
+        self._encoders: dict[str, object] = {}
         self._lock = threading.Lock()
 
     @property
     def dtype(self) -> str:
+        """How documents are embedded: `auto` is bfloat16 where the CPU has it natively, else int8
+        on ONNX Runtime (fp32 on torch)."""
         if self._dtype_setting == "auto":
-            return "bfloat16" if cpu_has_native_bf16() else "float32"
+            if cpu_has_native_bf16():
+                return "bfloat16"
+            return "int8" if self._runtime_setting == "onnx" else "float32"
         return self._dtype_setting
 
     @property
     def runtime(self) -> str:
-        return "torch" if self.dtype == "bfloat16" else self._runtime_setting
+        return {"bfloat16": "torch", "int8": "onnx"}.get(self.dtype, self._runtime_setting)
 
     @property
     def encoder(self):
-        with self._lock:
-            if self._encoder is None:
-                self._encoder = self._load()
-            return self._encoder
+        """The full-precision encoder: questions, and anything else embedded at answer time."""
+        return self._get("bfloat16" if self.dtype == "bfloat16" else "float32")
 
-    def _load(self):
+    @property
+    def document_encoder(self):
+        """The encoder for documents being indexed (int8 unless told otherwise)."""
+        return self._get(self.dtype)
+
+    def _get(self, dtype: str):
+        with self._lock:
+            if dtype not in self._encoders:
+                self._encoders[dtype] = self._load(dtype)
+            return self._encoders[dtype]
+
+    def _load(self, dtype: str):
         src = model_path()
-        if self.runtime == "onnx":
-            dest = onnx_path(self.cache, src)
+        if self.runtime != "onnx":
+            return _TorchEncoder(src, dtype, self.batch_size)
+        dest = onnx_path(self.cache, src)
+        try:
             if not dest.exists():
                 print("qa: exporting the embedding model to ONNX (once)", file=sys.stderr, flush=True)
-                try:
-                    export_onnx(src, dest)
-                except Exception as e:  # noqa: BLE001 - any failure is the same one-line advice
-                    raise BackendError(f"could not export the model to {dest.parent} ({e}); "
-                                       "set QA_MODEL_CACHE to a writable folder or QA_EMBED_RUNTIME=torch") from None
-            return _OnnxEncoder(src, dest)
-        return _TorchEncoder(src, self.dtype, self.batch_size)
+                export_onnx(src, dest)
+            if dtype == "int8":
+                dest = int8_path(dest) if int8_path(dest).exists() else quantize_onnx(dest, int8_path(dest))
+        except Exception as e:  # noqa: BLE001 - any failure is the same one-line advice
+            raise BackendError(f"could not export the model to {dest.parent} ({e}); "
+                               "set QA_MODEL_CACHE to a writable folder or QA_EMBED_RUNTIME=torch") from None
+        return _OnnxEncoder(src, dest, one_text_per_run=dtype == "int8")
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors as a float32 array of shape (len(texts), 384)."""
+        """Unit vectors, in full precision, as a float32 array of shape (len(texts), 384)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.encoder.encode(list(texts))[0]
 
     def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list]:
-        """Chunk vectors and, where the runtime exposes token states (ONNX), the vectors of each
-        chunk's sentences pooled from the same pass: the answerer then embeds nothing but the
-        question (measured on `qa eval`: see README). Elsewhere the sentences are left as None."""
+        """Documents' chunk vectors and, where the runtime exposes token states (ONNX), the vectors
+        of each chunk's sentences pooled from the same pass: the answerer then embeds nothing but
+        the question (measured on `qa eval`: see README). Elsewhere the sentences are left as None."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
-        return self.encoder.encode(list(texts), spans)
+        return self.document_encoder.encode(list(texts), spans)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(list(texts)).tolist()
+        if not texts:
+            return []
+        return self.document_encoder.encode(list(texts))[0].tolist()
 
     @functools.lru_cache(maxsize=256)
     def _query_vector(self, text: str) -> tuple[float, ...]:
@@ -335,9 +385,13 @@ def build_embeddings(settings: Settings) -> Embeddings:
                    settings.model_cache)
 
 
-if __name__ == "__main__":  # `python -m index.embed`: prepare the ONNX export (run by `make install`)
+if __name__ == "__main__":  # `python -m index.embed`: prepare the ONNX export and its int8 copy (`make install`)
     from qa.settings import load_settings
 
     settings = load_settings()
     dest = onnx_path(settings.model_cache)
-    print(dest if dest.exists() else export_onnx(model_path(), dest))
+    if not dest.exists():
+        export_onnx(model_path(), dest)
+    if not int8_path(dest).exists():
+        quantize_onnx(dest, int8_path(dest))
+    print(dest, int8_path(dest), sep="\n")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from index.embed import MiniLMEmbeddings, cpu_has_native_bf16, export_onnx, model_path, onnx_path
+from index.embed import MiniLMEmbeddings, cpu_has_native_bf16, export_onnx, int8_path, model_path, onnx_path
 
 TEXTS = [
     "Li Xiaolin was born in 1953.",
@@ -24,7 +24,7 @@ def exported(tmp_path_factory):
 def test_export_writes_one_named_file(exported):
     cache, dest = exported
     assert dest.exists() and dest.parent == cache and dest.stat().st_size > 50_000_000
-    assert [p.name for p in cache.iterdir()] == [dest.name]  # no temporary left behind
+    assert {p.name for p in cache.iterdir()} <= {dest.name, int8_path(dest).name}  # no temporary left behind
     assert onnx_path(cache) == dest  # the same weights find the same file
 
 
@@ -44,9 +44,35 @@ def test_onnx_and_torch_give_the_same_vectors(exported):
     assert np.dot(q, a[0]) > np.dot(q, a[4])
 
 
-def test_bfloat16_always_runs_on_torch(tmp_path):
+def test_documents_are_embedded_in_int8_and_questions_in_full_precision(exported):
+    cache, dest = exported
+    e = MiniLMEmbeddings(runtime="onnx", dtype="int8", cache=cache)
+    docs = np.asarray(e.embed_documents(TEXTS))
+    assert int8_path(dest).exists() and int8_path(dest).stat().st_size < dest.stat().st_size / 3
+    full = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=cache)
+    exact = full.encode(TEXTS)
+    cos = (docs * exact).sum(axis=1)
+    assert cos.min() > 0.97 and cos.max() < 0.99999  # near fp32's vectors, and really quantised
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(e.embed_query(TEXTS[0]), exact[0], atol=1e-6)  # the question: full precision
+    chunks, _ = e.encode_with_sentences(TEXTS[:2], [[(0, 5)], [(0, 4)]])
+    assert np.allclose(chunks, docs[:2], atol=1e-6)  # indexing uses the document encoder...
+    assert np.allclose(e.embed_documents([TEXTS[1]])[0], docs[1], atol=1e-6)  # ...and batch-mates change nothing
+    q = e.embed_query("When was Li Xiaolin born?")
+    assert np.dot(q, docs[0]) > np.dot(q, docs[4])
+
+
+def test_precision_and_runtime_follow_the_settings(tmp_path, monkeypatch):
+    import index.embed
+
     assert MiniLMEmbeddings(runtime="onnx", dtype="bfloat16", cache=tmp_path).runtime == "torch"
     assert MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=tmp_path).runtime == "onnx"
+    assert MiniLMEmbeddings(runtime="torch", dtype="int8", cache=tmp_path).runtime == "onnx"  # int8 is an ONNX model
+    monkeypatch.setattr(index.embed, "cpu_has_native_bf16", lambda: False)
+    assert MiniLMEmbeddings(runtime="onnx", dtype="auto", cache=tmp_path).dtype == "int8"
+    assert MiniLMEmbeddings(runtime="torch", dtype="auto", cache=tmp_path).dtype == "float32"
+    monkeypatch.setattr(index.embed, "cpu_has_native_bf16", lambda: True)
+    assert MiniLMEmbeddings(runtime="onnx", dtype="auto", cache=tmp_path).dtype == "bfloat16"
     assert cpu_has_native_bf16("flags fpu avx2 avx512_bf16") and not cpu_has_native_bf16("flags fpu avx2")
 
 
@@ -68,7 +94,7 @@ def test_batches_are_length_sorted_and_within_the_token_budget(exported):
     assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
     flat = [lengths[i] for g in groups for i in g]
     assert flat == sorted(flat)
-    assert all(len(g) == 1 or len(g) * max(lengths[i] for i in g) <= encoder.TOKEN_BUDGET for g in groups)
+    assert all(len(g) == 1 or len(g) * max(lengths[i] for i in g) <= encoder.token_budget for g in groups)
 
 
 def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
