@@ -97,9 +97,9 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
     t0 = time.perf_counter()
     from index.indexer import index_paths
     from index.store import open_store
-    from qa.chain import ask, build_chain
+    from qa.chain import ask, build_chain, build_retriever
     from qa.evaluate import contains_answer
-    from qa.retrieve import HybridRetriever, to_passage
+    from qa.retrieve import to_passage
     from qa.settings import Settings
 
     s = Settings(data_dir=work / "ours-index", embedding="minilm")
@@ -110,7 +110,7 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
     again = index_paths([docs], s, store=store, progress=False)
     reindex_s = time.perf_counter() - t
     assert again.added == 0
-    retriever = HybridRetriever(store=store, k=5, fetch_k=s.fetch_k)
+    retriever = build_retriever(s, store, k=5)
     chain = build_chain(s, store=store)
     qs = _questions(questions, n_q)
     ask(chain, "warm up")

@@ -1,4 +1,4 @@
-"""The chain: {question, history} -> check -> rewrite follow-up -> retrieve -> answer -> cite.
+"""The chain: {question, history} -> check -> rewrite follow-up -> retrieve -> rerank -> answer -> cite.
 
 A LangChain Runnable built by `build_chain(settings)`. `chain.stream(...)` yields Answer
 snapshots (a generative answer's draft grows, then the checked answer comes last);
@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
 from qa.prompt import condense_messages
+from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
 from qa.schema import Answer
+from qa.score import SentenceScorer
 from qa.settings import Settings
 
 EMPTY_QUESTION = "Please type a question about your documents."
@@ -30,6 +33,23 @@ def check_question(question: str, max_chars: int) -> str | None:
     return None
 
 
+def sentence_scorer(store) -> SentenceScorer:
+    """Scores sentences with the vectors the index stored for them and the retriever's cached query vector."""
+    return SentenceScorer(store.embeddings.encode, embed_query=store.embeddings.embed_query, stored=store.manifest.sentence_vectors)
+
+
+def build_retriever(settings: Settings, store, scorer: SentenceScorer | None = None, k: int | None = None) -> BaseRetriever:
+    """The top `k` (default `top_k`) passages: fused retrieval of `rerank_candidates`, reranked
+    by their best sentence; plain fused retrieval when reranking is off."""
+    k = k or settings.top_k
+    if not settings.rerank_candidates:
+        return HybridRetriever(store=store, k=k, fetch_k=max(settings.fetch_k, k), rrf_k=settings.rrf_k)
+    n = max(settings.rerank_candidates, k)
+    base = HybridRetriever(store=store, k=n, fetch_k=max(settings.fetch_k, n), rrf_k=settings.rrf_k)
+    reranker = SentenceReranker(scorer=scorer or sentence_scorer(store), top_n=k, weight=settings.rerank_weight, rrf_k=settings.rrf_k)
+    return RerankedRetriever(base=base, reranker=reranker)
+
+
 def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     """Assemble the chain. `store` and `llm` may be given (tests); otherwise built from settings."""
     from index.store import open_store
@@ -38,10 +58,10 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     store = store or open_store(settings)
     llm = llm if llm is not None else build_chat_model(settings)
     encode = store.embeddings.encode
-    retriever = HybridRetriever(store=store, k=settings.top_k, fetch_k=max(settings.fetch_k, settings.top_k), rrf_k=settings.rrf_k)
+    scorer = sentence_scorer(store)
+    retriever = build_retriever(settings, store, scorer)
     if llm is None:
-        answerer = ExtractiveAnswerer(encode, settings.abstain_threshold, settings.max_answer_sentences,
-                                      embed_query=store.embeddings.embed_query, stored=store.manifest.sentence_vectors)
+        answerer = ExtractiveAnswerer(scorer, settings.abstain_threshold, settings.max_answer_sentences)
     else:
         answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer)
 

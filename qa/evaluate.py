@@ -226,10 +226,10 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
     index_paths([corpus], s, store=store, progress=progress)
     k = s.top_k
     chain = build_chain(s, store=store)
-    from qa.chain import ask
-    from qa.retrieve import HybridRetriever, to_passage
+    from qa.chain import ask, build_retriever
+    from qa.retrieve import to_passage
 
-    wide = HybridRetriever(store=store, k=max(10, k), fetch_k=max(s.fetch_k, 10), rrf_k=s.rrf_k)
+    wide = build_retriever(s, store, k=max(10, k))  # the chain's retrieval, ten deep for hit@10
     texts: dict[str, str] = {}
     records = []
     for ex in tqdm(examples, desc="evaluating", unit="q", disable=None if progress else True, leave=False):

@@ -32,6 +32,7 @@ def to_passage(doc: Document) -> Passage:
         id=md["id"], source=md["source"], start=int(md["start"]), end=int(md["end"]), text=doc.page_content,
         date=md.get("date"), page=md.get("page"), dense_score=md.get("dense_score"), dense_rank=md.get("dense_rank"),
         bm25_score=md.get("bm25_score"), bm25_rank=md.get("bm25_rank"), fused_score=md.get("fused_score", 0.0),
+        fused_rank=md.get("fused_rank"), sentence_score=md.get("sentence_score"),
     )
 
 
@@ -64,7 +65,7 @@ class HybridRetriever(BaseRetriever):
         dense_info = {i: (s, r) for r, (i, s) in enumerate(dense, start=1)}
         sparse_info = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         docs = []
-        for chunk_id in top:
+        for rank, chunk_id in enumerate(top, start=1):
             rec = records.get(chunk_id)
             if rec is None:  # in Chroma but not (yet) recorded: an index update is in flight
                 continue
@@ -73,7 +74,7 @@ class HybridRetriever(BaseRetriever):
             md = {
                 "id": chunk_id, "source": rec.source, "start": rec.start, "end": rec.end, "date": rec.date,
                 "page": rec.page, "dense_score": ds, "dense_rank": dr, "bm25_score": bs, "bm25_rank": br,
-                "fused_score": fused[chunk_id],
+                "fused_score": fused[chunk_id], "fused_rank": rank,
             }
             docs.append(Document(page_content=rec.text, metadata=md, id=chunk_id))
         return docs

@@ -24,6 +24,8 @@ class Passage:
     bm25_score: float | None = None
     bm25_rank: int | None = None
     fused_score: float = 0.0
+    fused_rank: int | None = None  # its place in the fused order, before reranking
+    sentence_score: float | None = None  # its best sentence's score, when reranked (rerank.py)
 
 
 @dataclass(frozen=True)

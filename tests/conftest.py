@@ -70,3 +70,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def bag_encode(texts: list[str]):
+    """A deterministic bag-of-words encoder for unit tests: similar wording -> similar vectors."""
+    import numpy as np
+
+    rows = []
+    for t in texts:
+        v = np.zeros(512, dtype=np.float32)
+        for w in t.lower().split():
+            v[hash(w.strip(".,?[]")) % 512] += 1
+        rows.append(v / (np.linalg.norm(v) or 1))
+    return np.array(rows)

@@ -1,13 +1,14 @@
 """Pure parts of answering: fusion, markers, the abstention rule, question types, follow-ups."""
-import numpy as np
 import pytest
+from conftest import bag_encode
 
-from qa.answer import question_type, rewrite_followup, should_abstain, type_match
+from qa.answer import rewrite_followup, should_abstain
 from qa.chain import EMPTY_QUESTION, check_question
 from qa.cite import check_generated, parse_markers, word_overlap
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
+from qa.score import question_type, type_match
 
 
 def test_rrf_fuse_rewards_agreement():
@@ -32,21 +33,10 @@ def _passage(i, text, source="doc.txt", start=0):
     return Passage(id=f"p{i}", source=source, start=start, end=start + len(text), text=text)
 
 
-def _bag_encode(texts):
-    """A deterministic bag-of-words encoder: similar wording -> similar vectors."""
-    rows = []
-    for t in texts:
-        v = np.zeros(512)
-        for w in t.lower().split():
-            v[hash(w.strip(".,[]")) % 512] += 1
-        rows.append(v / (np.linalg.norm(v) or 1))
-    return np.array(rows)
-
-
 def test_check_generated_drops_markers_to_passages_not_retrieved():
     passages = [_passage(0, "Liu Jianchao heads the international department."), _passage(1, "Wang Yi is foreign minister.", start=100)]
     text, cites, unsupported = check_generated(
-        "Liu Jianchao heads the international department [1]. Wang Yi is foreign minister [7].", passages, _bag_encode, 0.45)
+        "Liu Jianchao heads the international department [1]. Wang Yi is foreign minister [7].", passages, bag_encode, 0.45)
     assert [c.n for c in cites] == [1]
     assert cites[0].quote == "Liu Jianchao heads the international department."
     assert unsupported == ["Wang Yi is foreign minister."]
@@ -55,7 +45,7 @@ def test_check_generated_drops_markers_to_passages_not_retrieved():
 
 def test_check_generated_flags_a_claim_its_passage_does_not_support():
     passages = [_passage(0, "Liu Jianchao heads the international department.")]
-    _, cites, unsupported = check_generated("The capital of Australia is Canberra [1].", passages, _bag_encode, 0.45)
+    _, cites, unsupported = check_generated("The capital of Australia is Canberra [1].", passages, bag_encode, 0.45)
     assert cites == [] and unsupported == ["The capital of Australia is Canberra."]
 
 

@@ -266,6 +266,7 @@ def test_sentence_vectors_are_stored_with_their_chunks_and_kept_across_edits(tmp
 def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
     from qa.answer import ExtractiveAnswerer
     from qa.retrieve import HybridRetriever, to_passage
+    from qa.score import SentenceScorer
 
     (tmp_path / "a.txt").write_text(PARA)
     index_paths([tmp_path / "a.txt"], settings, progress=False)
@@ -278,9 +279,9 @@ def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
         return store.embeddings.encode(texts)
 
     question = "Who gave their name to Normandy?"
-    with_store = ExtractiveAnswerer(encode, stored=store.manifest.sentence_vectors).answer(question, question, passages)
+    with_store = ExtractiveAnswerer(SentenceScorer(encode, stored=store.manifest.sentence_vectors)).answer(question, question, passages)
     assert calls == [[question]]  # the question only: every sentence came from the index
     calls.clear()
-    without = ExtractiveAnswerer(encode).answer(question, question, passages)
+    without = ExtractiveAnswerer(SentenceScorer(encode)).answer(question, question, passages)
     assert len(calls) == 2 and len(calls[1]) > 1  # the question, then the sentences
     assert with_store.text == without.text and with_store.citations == without.citations
