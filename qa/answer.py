@@ -33,7 +33,7 @@ class ExtractiveAnswerer:
     scorer: SentenceScorer
     threshold: float = 0.40
     max_sentences: int = 2
-    second_ratio: float = 0.85  # a second sentence must score at least this share of the first (see README)
+    second_ratio: float = 0.85  # a second sentence must score at least this share of the first (README, "Second sentences")
     name: str = "extractive"
 
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 import string
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -156,6 +157,27 @@ def metrics(records: list[Record], k: int) -> dict:
     }
 
 
+def by_folder(records: list[Record], k: int) -> dict[str, dict]:
+    """The headline figures per folder of the gold source (for SQuAD, per article), so a change can be
+    seen to help across the corpus rather than in one part of it."""
+    folders = {r.example.source: PurePath(r.example.source).parent for r in records if r.example.source}
+    try:  # named from where they part: `Normans`, not `/tmp/qa-eval-x/docs/Normans`
+        common = PurePath(os.path.commonpath([str(f) for f in folders.values()])) if folders else None
+    except ValueError:  # absolute and relative paths mixed
+        common = None
+    groups: dict[str, list[Record]] = collections.defaultdict(list)
+    for r in records:
+        folder = folders.get(r.example.source)
+        name = "(no source)" if folder is None else str(folder.relative_to(common) if common else folder)
+        groups[name].append(r)
+    out = {}
+    for name, recs in sorted(groups.items()):
+        m = metrics(recs, k)
+        out[name] = {"questions": m["questions"], "hit@1": m["retrieval"]["hit@1"], "hit@5": m["retrieval"]["hit@5"],
+                     "containment": m["answers"]["containment"], **{key: v for key, v in m["abstention"].items() if key != "curve"}}
+    return out
+
+
 def classify_failure(r: Record) -> str | None:
     ex = r.example
     if not ex.answerable:
@@ -185,8 +207,14 @@ def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int 
         "## Abstention threshold trade-off", "",
         "| threshold | unanswerable abstained | answerable abstained | containment |", "|---|---|---|---|",
         *[f"| {p['threshold']:.3f} | {p['abstain_unanswerable']:.3f} | {p['abstain_answerable']:.3f} | {p['containment']:.3f} |" for p in ab["curve"]],
-        "", "## Failures",
     ]
+    if len(m.get("by_folder", {})) > 1:
+        lines += ["", "## By folder", "",
+                  "| folder | questions | hit@1 | hit@5 | containment | unanswerable abstained | answerable wrongly abstained |",
+                  "|---|---|---|---|---|---|---|",
+                  *[f"| {name} | {g['questions']} | {g['hit@1']:.3f} | {g['hit@5']:.3f} | {g['containment']:.3f} | "
+                    f"{g['unanswerable_abstained']:.3f} | {g['answerable_wrongly_abstained']:.3f} |" for name, g in m["by_folder"].items()]]
+    lines += ["", "## Failures"]
     by_kind = collections.defaultdict(list)
     for rec in records:
         if rec.failure:
@@ -249,7 +277,7 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
                      max(scores) if scores else 0.0, [c.to_dict() for c in answer.citations], valid, first_passage, latency)
         rec.failure = classify_failure(rec)
         records.append(rec)
-    return metrics(records, k), records
+    return {**metrics(records, k), "by_folder": by_folder(records, k)}, records
 
 
 def _spread(examples: list[Example], limit: int) -> list[Example]:

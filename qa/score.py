@@ -23,7 +23,7 @@ _MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|Septe
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
-# Weights of the sentence score; calibrated on SQuAD 2.0 paragraphs (see README, "Calibration").
+# Weights of the sentence score, from a weight search on SQuAD 2.0 paragraphs (README, "What limits it").
 W_DENSE, W_LEXICAL, W_TYPE = 0.55, 0.35, 0.10
 
 

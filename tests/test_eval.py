@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_json
-from qa.evaluate import Example, Record, contains_answer, metrics, normalize, token_f1
+from qa.evaluate import Example, Record, by_folder, contains_answer, metrics, normalize, report_markdown, token_f1
 
 DATA = Path(__file__).parent / "data" / "squad2-dev-a.json"
 
@@ -31,6 +31,20 @@ def test_metrics_on_known_records():
     assert m["answers"]["containment"] == 1.0 and m["citations"]["validity"] == 1.0
     assert m["abstention"]["unanswerable_abstained"] == 1.0 and m["abstention"]["answerable_wrongly_abstained"] == 0.0
     assert m["latency_ms"]["p50"] == 20.0
+
+
+def test_figures_per_folder_of_the_gold_source():
+    def rec(q, source, retrieved, answerable=True):
+        return Record(Example(q, ["France"] if answerable else [], answerable, source), retrieved, ["in France"],
+                      "In France. [1]", not answerable, 0.8, [{"n": 1}], [True], "In France.", 5.0)
+
+    recs = [rec("q1", "Normans/000.txt", ["Normans/000.txt"]), rec("q2", "Normans/001.txt", ["Oil/000.txt", "Normans/001.txt"]),
+            rec("q3", "Oil/000.txt", ["Normans/000.txt"]), rec("q4", "Oil/001.txt", ["Oil/001.txt"], answerable=False)]
+    groups = by_folder(recs, k=5)
+    assert list(groups) == ["Normans", "Oil"]
+    assert groups["Normans"]["questions"] == 2 and groups["Normans"]["hit@1"] == 0.5 and groups["Normans"]["hit@5"] == 1.0
+    assert groups["Oil"]["hit@5"] == 0.0 and groups["Oil"]["unanswerable_abstained"] == 1.0
+    assert "## By folder" in report_markdown({**metrics(recs, 5), "by_folder": groups}, recs, "x.json")
 
 
 @pytest.mark.integration
