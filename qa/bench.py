@@ -324,7 +324,9 @@ def run_bench(corpus: Path | None = None, scales: list[int] | None = None, serve
         log("      and `qa serve` on that index: time to ready, RSS ...")
         qs = [q["question"] for q in json.loads(qfile.read_text())[:20]] or ["What is this about?"]
         serve = measure_serve(work / "ours-index", qs)
-        ratio = lambda a, b: round(a / b, 2) if a and b else None
+        def ratio(a, b):
+            return round(a / b, 2) if a and b else None
+
         result = {
             "corpus": str(corpus), "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
             "tutorial": theirs, "ours": ours,
@@ -383,8 +385,8 @@ def format_table(r: dict) -> str:
         lines += ["", "| chunks | store | build (s) | dense p50/p95 | BM25 p50/p95 | fused p50/p95 | full answer p50/p95 | peak RSS (MB) |",
                   "|---|---|---|---|---|---|---|---|"]
         for s in r["scale"]:
-            f = lambda k: f"{s[k]['p50']} / {s[k]['p95']}"
-            lines.append(f"| {s['chunks']:,} | {s['store']} | {s['build_s']} | {f('dense_ms')} | {f('bm25_ms')} | {f('fused_ms')} | {f('answer_ms')} | {s['peak_rss_mb']} |")
+            p = {k: f"{s[k]['p50']} / {s[k]['p95']}" for k in ('dense_ms', 'bm25_ms', 'fused_ms', 'answer_ms')}
+            lines.append(f"| {s['chunks']:,} | {s['store']} | {s['build_s']} | {p['dense_ms']} | {p['bm25_ms']} | {p['fused_ms']} | {p['answer_ms']} | {s['peak_rss_mb']} |")
     return "\n".join(lines)
 
 

@@ -121,7 +121,9 @@ def metrics(records: list[Record], k: int) -> dict:
     def rr(r: Record) -> float:
         return 1.0 / (r.sources.index(r.example.source) + 1) if r.example.source in r.sources else 0.0
 
-    mean = lambda xs: float(np.mean(xs)) if len(xs) else 0.0
+    def mean(xs) -> float:
+        return float(np.mean(xs)) if len(xs) else 0.0
+
     answered = [r for r in ans if not r.abstained]
     all_cites = [v for r in records for v in r.citation_valid]
     curve = [

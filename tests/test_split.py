@@ -54,7 +54,9 @@ def test_an_edit_in_the_middle_changes_only_nearby_chunks():
     before = " ".join(sentences)
     sentences[200] = "This sentence was rewritten by the user, and it is now quite a bit longer than it was."
     after = " ".join(sentences)
-    ids = lambda t: [chunk_id("f", t[c.start : c.end]) for c in chunk_spans(t, max_words=120)]
+    def ids(t):
+        return [chunk_id("f", t[c.start : c.end]) for c in chunk_spans(t, max_words=120)]
+
     old, new = ids(before), ids(after)
     changed = set(new) - set(old)
     assert len(old) > 50
