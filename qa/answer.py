@@ -1,8 +1,8 @@
 """Answering: (question, passages) -> Answer, by extraction (default, offline) or by an LLM.
 
 Extractive: every retrieved sentence is scored against the question (score.py); the best one or
-two are returned verbatim with their markers, so each citation is exact by construction. Below a calibrated score it abstains and lists the nearest
-passages instead. Generative: the LLM answers from numbered passages, then `cite.check_generated`
+two are returned verbatim with their markers, so each citation is exact by construction. Below a
+calibrated score it abstains and lists the nearest passages instead. Generative: the LLM answers from numbered passages, then `cite.check_generated`
 keeps only what the passages support.
 Leaves out: retrieval and reranking (retrieve.py, rerank.py), sentence scoring (score.py) and the
 chain's wiring (chain.py).

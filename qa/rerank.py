@@ -14,7 +14,6 @@ Leaves out: finding the candidates (retrieve.py) and choosing the answer (answer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -22,6 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from qa.retrieve import rrf_fuse, to_passage
+from qa.score import SentenceScorer
 
 
 def rerank_order(ids: list[str], sentence_scores: Sequence[float], weight: float, k: int = 60) -> list[int]:
@@ -37,7 +37,7 @@ class SentenceReranker(BaseDocumentCompressor):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    scorer: Any  # a qa.score.SentenceScorer
+    scorer: SentenceScorer
     top_n: int = 5
     weight: float = 2.0
     rrf_k: int = 60

@@ -64,9 +64,10 @@ def score_sentences(question: str, sentences: list[Sentence], q_vec: np.ndarray,
     return W_DENSE * dense + W_LEXICAL * lexical + W_TYPE * typed
 
 
-
 @dataclass
 class SentenceScorer:
+    """Scores the sentences of retrieved passages, finding (or making) their vectors."""
+
     encode: Callable[[list[str]], np.ndarray]
     embed_query: Callable[[str], list[float]] | None = None  # the retriever's (cached) query embedding
     # Sentence vectors stored at indexing time (chunk id -> rows in `split_sentences` order), so

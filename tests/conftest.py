@@ -8,6 +8,7 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +75,6 @@ def free_port() -> int:
 
 def bag_encode(texts: list[str]):
     """A deterministic bag-of-words encoder for unit tests: similar wording -> similar vectors."""
-    import numpy as np
-
     rows = []
     for t in texts:
         v = np.zeros(512, dtype=np.float32)
