@@ -1,9 +1,10 @@
 """Answering: (question, passages) -> Answer, by extraction (default, offline) or by an LLM.
 
 Extractive: every retrieved sentence is scored against the question (score.py); the best one or
-two are returned verbatim with their markers, so each citation is exact by construction. Below a
-calibrated score it abstains and lists the nearest passages instead. Generative: the LLM answers from numbered passages, then `cite.check_generated`
-keeps only what the passages support.
+two (the best and, when it opens with "It"/"They"/..., the sentence it refers back to) are returned
+verbatim with their markers, so each citation is exact by construction. Below a calibrated score it
+abstains and lists the nearest passages instead. Generative: the LLM answers from numbered passages,
+then `cite.check_generated` keeps only what the passages support.
 Leaves out: retrieval and reranking (retrieve.py, rerank.py), sentence scoring (score.py) and the
 chain's wiring (chain.py).
 """
@@ -18,7 +19,7 @@ import numpy as np
 from qa.cite import Sentence, check_generated, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
-from qa.score import SentenceScorer
+from qa.score import SentenceScorer, follows, leans_back
 
 NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 
@@ -26,6 +27,23 @@ NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 def should_abstain(best_score: float, threshold: float) -> bool:
     """The abstention rule: nothing retrieved supports an answer well enough."""
     return best_score < threshold
+
+
+def choose_sentences(sentences: list[Sentence], scores: np.ndarray, order: list[int], max_sentences: int, second_ratio: float) -> list[int]:
+    """The answer's sentences, in reading order: the best one, preceded by the sentence it leans back
+    on ("It was founded ...") so the answer reads on its own, else followed by the next best when
+    that scores at least `second_ratio` of it (pure)."""
+    best = order[0]
+    prev = best - 1
+    if max_sentences >= 2 and prev >= 0 and follows(sentences[prev], sentences[best]) and leans_back(sentences[best].text):
+        return [prev, best]
+    chosen = [best]
+    for i in order[1:]:
+        if len(chosen) >= max_sentences or scores[i] < second_ratio * scores[best]:
+            break
+        if sentences[i].text != sentences[best].text:
+            chosen.append(i)
+    return chosen
 
 
 @dataclass
@@ -53,12 +71,7 @@ class ExtractiveAnswerer:
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
-        chosen = [order[0]]
-        for i in order[1:]:
-            if len(chosen) >= self.max_sentences or scores[i] < self.second_ratio * scores[order[0]]:
-                break
-            if sentences[i].text != sentences[chosen[0]].text:
-                chosen.append(i)
+        chosen = choose_sentences(sentences, scores, order, self.max_sentences, self.second_ratio)
         citations, parts = [], []
         for n, i in enumerate(chosen, start=1):
             s = sentences[i]

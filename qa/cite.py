@@ -61,13 +61,18 @@ def _stem(word: str) -> str:
     return word
 
 
+def content_stems(text: str) -> set[str]:
+    """The content words of `text`, lightly stemmed."""
+    return {_stem(w) for w in content_words(text)}
+
+
+def stem_overlap(claim: set[str], quote: set[str]) -> float:
+    return len(claim & quote) / len(claim) if claim else 0.0
+
+
 def word_overlap(claim: str, quote: str) -> float:
     """Share of the claim's content words (lightly stemmed) that the quote contains."""
-    c = {_stem(w) for w in content_words(claim)}
-    if not c:
-        return 0.0
-    q = {_stem(w) for w in content_words(quote)}
-    return len(c & q) / len(c)
+    return stem_overlap(content_stems(claim), content_stems(quote))
 
 
 def support_score(cosine: float, overlap: float) -> float:

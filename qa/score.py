@@ -1,7 +1,8 @@
 """Sentence scoring, shared by the reranker and the extractive answerer.
 
-A sentence's score against a question is embedding similarity, word overlap, and whether it holds
-the kind of thing asked for (a name for "who", a date for "when", a number for "how many").
+A sentence's score against a question is embedding similarity, word overlap (counting some of the
+sentence before it, whose subject it often carries), and whether it holds the kind of thing asked
+for (a name for "who", a date for "when", a number for "how many").
 `score_sentences` is pure (vectors are given); `SentenceScorer` finds the vectors: the ones stored
 with each chunk at indexing time, else embedded here and cached.
 Leaves out: choosing what to answer (answer.py) and ordering passages (rerank.py).
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.split import split_sentences
-from qa.cite import Sentence, passage_sentences, word_overlap
+from qa.cite import Sentence, content_stems, passage_sentences, stem_overlap
 from qa.schema import Passage
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b\d{1,2}(st|nd|rd|th)\s+century\b|\bcentur(y|ies)\b", re.I)
@@ -25,6 +26,11 @@ _CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
 # Weights of the sentence score, from a weight search on SQuAD 2.0 paragraphs (README, "What limits it").
 W_DENSE, W_LEXICAL, W_TYPE = 0.55, 0.35, 0.10
+# Share of the previous sentence's extra overlap a sentence counts (context_overlap): qa eval was flat
+# from 0.4 to 0.6 (README, "Sentence context").
+W_CONTEXT = 0.5
+# Sentence openings that refer back: a pronoun or a demonstrative as the subject.
+_LEANS_BACK = re.compile(r"(it|he|she|they|this|these|those|its|his|her|their|such|there|the latter|the former)\b", re.I)
 
 
 def question_type(question: str) -> str | None:
@@ -53,13 +59,39 @@ def type_match(qtype: str | None, sentence: str, question: str) -> float:
     return 1.0 if names else 0.0
 
 
+def leans_back(sentence: str) -> bool:
+    """A sentence whose subject is in the sentence before it ("It was founded in 1911 ...")."""
+    return bool(_LEANS_BACK.match(sentence.lstrip()))
+
+
+def follows(prev: Sentence, cur: Sentence) -> bool:
+    """`cur` is the sentence right after `prev` in the same passage."""
+    return prev.passage == cur.passage and prev.end <= cur.start
+
+
+def context_overlap(question: str, sentences: list[Sentence]) -> np.ndarray:
+    """Word overlap of each sentence with the question, counting part of what the sentence before
+    it (in the same passage) adds: all of it for a sentence that leans back on it, half otherwise,
+    as questions name the subject the paragraph has already introduced (README, "Sentence context")."""
+    asked = content_stems(question)
+    stems = [content_stems(s.text) for s in sentences]
+    out = np.array([stem_overlap(asked, st) for st in stems])
+    for j in range(1, len(sentences)):
+        if not follows(sentences[j - 1], sentences[j]):
+            continue
+        gain = stem_overlap(asked, stems[j - 1] | stems[j]) - out[j]
+        if gain > 0:
+            out[j] += gain * (1.0 if leans_back(sentences[j].text) else W_CONTEXT)
+    return out
+
+
 def score_sentences(question: str, sentences: list[Sentence], q_vec: np.ndarray, s_vecs: np.ndarray) -> np.ndarray:
     """The extractive score of each sentence (pure: vectors are given)."""
     if not sentences:
         return np.zeros(0)
     dense = s_vecs @ q_vec
     qtype = question_type(question)
-    lexical = np.array([word_overlap(question, s.text) for s in sentences])
+    lexical = context_overlap(question, sentences)
     typed = np.array([type_match(qtype, s.text, question) for s in sentences])
     return W_DENSE * dense + W_LEXICAL * lexical + W_TYPE * typed
 

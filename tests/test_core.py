@@ -1,14 +1,15 @@
 """Pure parts of answering: fusion, markers, the abstention rule, question types, follow-ups."""
+import numpy as np
 import pytest
 from conftest import bag_encode
 
-from qa.answer import rewrite_followup, should_abstain
+from qa.answer import choose_sentences, rewrite_followup, should_abstain
 from qa.chain import EMPTY_QUESTION, check_question
-from qa.cite import check_generated, parse_markers, word_overlap
+from qa.cite import Sentence, check_generated, parse_markers, word_overlap
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
-from qa.score import question_type, type_match
+from qa.score import context_overlap, leans_back, question_type, type_match
 
 
 def test_rrf_fuse_rewards_agreement():
@@ -63,6 +64,40 @@ def test_question_types():
     assert question_type("Why?") is None
     assert type_match("date", "It began in 1973.", "When did it begin?") == 1.0
     assert type_match("date", "It began long ago.", "When did it begin?") == 0.0
+
+
+FEST = ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen.",
+        "Tickets cost 12 pounds."]
+
+
+def fest_sentences(passage_of_second: int = 0) -> list[Sentence]:
+    starts = [0, 55, 92]
+    return [Sentence(0 if i == 0 else passage_of_second if i == 1 else 0, s, s + len(t), t)
+            for i, (s, t) in enumerate(zip(starts, FEST))]
+
+
+def test_a_sentence_counts_the_words_of_the_one_it_leans_back_on():
+    assert leans_back("It was founded in 1911.") and leans_back("  They left.") and not leans_back("Items cost more.")
+    q = "Who founded the Zorblatt festival?"
+    alone = [word_overlap(q, t) for t in FEST]
+    ctx = context_overlap(q, fest_sentences())
+    assert ctx[0] == alone[0]  # nothing before it
+    assert alone[1] < alone[0] and ctx[1] == 1.0 > ctx[0]  # "It" is the festival: all three words
+    assert alone[2] < ctx[2] < 1.0  # not leaning back: half of what the sentence before adds
+    # a sentence of another passage is not its context
+    assert context_overlap(q, fest_sentences(passage_of_second=1))[1] == alone[1]
+
+
+def test_an_answer_that_leans_back_brings_its_antecedent():
+    sents = fest_sentences()
+    scores = np.array([0.70, 0.80, 0.20])
+    assert choose_sentences(sents, scores, [1, 0, 2], 2, 0.85) == [0, 1]  # reading order
+    assert choose_sentences(sents, scores, [1, 0, 2], 1, 0.85) == [1]  # no room for it
+    # a best sentence that stands alone takes the next best only when it scores close to it
+    assert choose_sentences(sents, np.array([0.8, 0.1, 0.7]), [0, 2, 1], 2, 0.85) == [0, 2]
+    assert choose_sentences(sents, np.array([0.8, 0.1, 0.6]), [0, 2, 1], 2, 0.85) == [0]
+    # the antecedent must be in the same passage
+    assert choose_sentences(fest_sentences(passage_of_second=1), np.array([0.5, 0.8, 0.2]), [1, 0, 2], 2, 0.85) == [1]
 
 
 def test_followups_carry_the_previous_question():

@@ -89,3 +89,24 @@ def test_the_installed_qa_command_answers_from_a_fresh_process(real_settings):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert "Liu Jianchao" in out["answer"] and out["citations"][0]["source"] == SEED_000
+
+
+def test_an_answer_in_a_sentence_that_leans_back_comes_with_its_antecedent(tmp_path, monkeypatch, capsys):
+    """"It was founded ... by Ada Lumen" names neither the festival nor much of the question; the
+    sentence before it does. Scored alone it lost to that sentence, and could miss the answer."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fest.md").write_text("The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by "
+                                  "Ada Lumen.\n\nTickets cost 12 pounds and sell out in a week.\n", encoding="utf-8")
+    (docs / "library.txt").write_text("The Kettleby library opens at 9am on weekdays. It closes at 5pm.\n", encoding="utf-8")
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    assert cli_json(capsys, "index", str(docs), "--json")["failed"] == []
+    out = cli_json(capsys, "ask", "Who founded the Zorblatt festival?", "--json")
+    assert "Ada Lumen" in out["answer"] and not out["abstained"]
+    quotes = [c["quote"] for c in out["citations"]]
+    assert quotes == ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen."]
+    text = (docs / "fest.md").read_text(encoding="utf-8")
+    assert all(text[c["start"] : c["end"]] == c["quote"] for c in out["citations"])
+    # it is there as the best sentence (it scored below its antecedent alone), not as a runner-up
+    assert out["citations"][1]["score"] > out["citations"][0]["score"]
