@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.bm25 import Bm25Index
+from index.split import split_sentences
 from qa.errors import BackendError, IndexLockedError
 from qa.settings import Settings
 
@@ -110,6 +111,25 @@ class Manifest:
             q = f'SELECT id, source, ord, start, "end", text, date, page FROM chunks WHERE id IN ({",".join("?" * len(part))})'
             for r in db.execute(q, part):
                 out[r[0]] = ChunkRecord(*r)
+        return out
+
+    def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str]]:
+        """For each chunk, the last sentence of the chunk before it in the same source and on the same
+        page that ends where this one starts or earlier: (start offset, text). Chunks at a source's
+        start, or whose chunk before is on another page, are left out."""
+        out: dict[str, tuple[int, str]] = {}
+        wanted = [r for r in records if r.ord > 0]
+        if not wanted:
+            return out
+        q = f"SELECT source, ord, start, text, page FROM chunks WHERE (source, ord) IN (VALUES {','.join(['(?, ?)'] * len(wanted))})"
+        before = {(r[0], r[1]): r for r in self.connect().execute(q, [x for r in wanted for x in (r.source, r.ord - 1)])}
+        for rec in wanted:
+            row = before.get((rec.source, rec.ord - 1))
+            if row is None or row[4] != rec.page:
+                continue
+            spans = [s for s in split_sentences(row[3]) if row[2] + s.end <= rec.start]
+            if spans:
+                out[rec.id] = (row[2] + spans[-1].start, row[3][spans[-1].start : spans[-1].end])
         return out
 
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:

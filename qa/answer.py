@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.cite import Sentence, check_generated, content_words, make_citation
+from qa.cite import Sentence, check_generated, content_words, make_citation, previous_sentences
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
-from qa.score import SentenceScorer, follows, leans_back
+from qa.score import SentenceScorer, leans_back
 
 NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 
@@ -29,20 +29,21 @@ def should_abstain(best_score: float, threshold: float) -> bool:
     return best_score < threshold
 
 
-def choose_sentences(sentences: list[Sentence], scores: np.ndarray, order: list[int], max_sentences: int, second_ratio: float) -> list[int]:
-    """The answer's sentences, in reading order: the best one, preceded by the sentence it leans back
-    on ("It was founded ...") so the answer reads on its own, else followed by the next best when
-    that scores at least `second_ratio` of it (pure)."""
+def choose_sentences(sentences: list[Sentence], previous: list[Sentence | None], scores: np.ndarray, order: list[int],
+                     max_sentences: int, second_ratio: float) -> list[Sentence]:
+    """The answer's sentences: the best one, preceded by the sentence it leans back on ("It was
+    founded ...") so the answer reads on its own, else followed by the next best when that scores
+    at least `second_ratio` of it (pure). `previous[j]` is the sentence before sentence j."""
     best = order[0]
-    prev = best - 1
-    if max_sentences >= 2 and prev >= 0 and follows(sentences[prev], sentences[best]) and leans_back(sentences[best].text):
-        return [prev, best]
-    chosen = [best]
+    before = previous[best]
+    if max_sentences >= 2 and before is not None and leans_back(sentences[best].text):
+        return [before, sentences[best]]
+    chosen = [sentences[best]]
     for i in order[1:]:
         if len(chosen) >= max_sentences or scores[i] < second_ratio * scores[best]:
             break
         if sentences[i].text != sentences[best].text:
-            chosen.append(i)
+            chosen.append(sentences[i])
     return chosen
 
 
@@ -71,11 +72,14 @@ class ExtractiveAnswerer:
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
-        chosen = choose_sentences(sentences, scores, order, self.max_sentences, self.second_ratio)
+        previous = previous_sentences(sentences, passages)
+        chosen = choose_sentences(sentences, previous, scores, order, self.max_sentences, self.second_ratio)
+        scored = {(s.passage, s.start): float(x) for s, x in zip(sentences, scores)}
         citations, parts = [], []
-        for n, i in enumerate(chosen, start=1):
-            s = sentences[i]
-            citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, scores[i]))
+        for n, s in enumerate(chosen, start=1):
+            score = scored.get((s.passage, s.start))
+            score = self.scorer.score_alone(query, s) if score is None else score  # a lead from the chunk before
+            citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
             parts.append(f"{s.text} [{n}]")
         return Answer(" ".join(parts), citations=citations, answerer=self.name)
 

@@ -1,7 +1,8 @@
 """Citations: sentences of a source, how well a sentence is supported by one, and markers.
 
 Pure functions over text, offsets and vectors (vectors come in from the caller):
-- `passage_sentences`: the sentences of retrieved passages, with offsets into their source;
+- `passage_sentences`: the sentences of retrieved passages, with offsets into their source, and
+  `previous_sentences`: the sentence before each;
 - `parse_markers` / `strip_markers`: `[n]` markers in generated text;
 - `word_overlap` and `support_score`: how much of a claim a quote covers;
 - `check_generated`: a generated answer -> kept citations (markers to retrieved passages only,
@@ -47,6 +48,26 @@ def passage_sentences(passages: list[Passage]) -> list[Sentence]:
                 continue
             seen.add(key)
             out.append(Sentence(i, p.start + s.start, p.start + s.end, p.text[s.start : s.end]))
+    return out
+
+
+def follows(prev: Sentence, cur: Sentence) -> bool:
+    """`cur` is the sentence right after `prev` in the same passage."""
+    return prev.passage == cur.passage and prev.end <= cur.start
+
+
+def previous_sentences(sentences: list[Sentence], passages: list[Passage]) -> list[Sentence | None]:
+    """The sentence just before each one in its source, where known: the one before it in its
+    passage, or for a passage's first sentence the passage's lead (the chunk before's last sentence)."""
+    out: list[Sentence | None] = []
+    for j, cur in enumerate(sentences):
+        p = passages[cur.passage]
+        if j > 0 and follows(sentences[j - 1], cur):
+            out.append(sentences[j - 1])
+        elif p.lead_text is not None and p.lead_start is not None and not p.text[: cur.start - p.start].strip():
+            out.append(Sentence(cur.passage, p.lead_start, p.lead_start + len(p.lead_text), p.lead_text))
+        else:
+            out.append(None)
     return out
 
 

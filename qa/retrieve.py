@@ -33,6 +33,7 @@ def to_passage(doc: Document) -> Passage:
         date=md.get("date"), page=md.get("page"), dense_score=md.get("dense_score"), dense_rank=md.get("dense_rank"),
         bm25_score=md.get("bm25_score"), bm25_rank=md.get("bm25_rank"), fused_score=md.get("fused_score", 0.0),
         fused_rank=md.get("fused_rank"), sentence_score=md.get("sentence_score"),
+        lead_start=md.get("lead_start"), lead_text=md.get("lead_text"),
     )
 
 
@@ -62,6 +63,7 @@ class HybridRetriever(BaseRetriever):
         fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], k=self.rrf_k)
         top = sorted(fused, key=lambda i: -fused[i])[: self.k]
         records = self.store.manifest.chunks(top)
+        leads = self.store.manifest.leads(list(records.values()))
         dense_info = {i: (s, r) for r, (i, s) in enumerate(dense, start=1)}
         sparse_info = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         docs = []
@@ -76,5 +78,7 @@ class HybridRetriever(BaseRetriever):
                 "page": rec.page, "dense_score": ds, "dense_rank": dr, "bm25_score": bs, "bm25_rank": br,
                 "fused_score": fused[chunk_id], "fused_rank": rank,
             }
+            if chunk_id in leads:
+                md["lead_start"], md["lead_text"] = leads[chunk_id]
             docs.append(Document(page_content=rec.text, metadata=md, id=chunk_id))
         return docs

@@ -26,6 +26,10 @@ class Passage:
     fused_score: float = 0.0
     fused_rank: int | None = None  # its place in the fused order, before reranking
     sentence_score: float | None = None  # its best sentence's score, when reranked (rerank.py)
+    # The sentence just before the chunk in its source (from the chunk before, on the same page), for
+    # a first sentence that refers back to it ("It was founded ..."); None at a source's start.
+    lead_start: int | None = None
+    lead_text: str | None = None
 
 
 @dataclass(frozen=True)

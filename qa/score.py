@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.split import split_sentences
-from qa.cite import Sentence, content_stems, passage_sentences, stem_overlap
+from qa.cite import Sentence, content_stems, passage_sentences, previous_sentences, stem_overlap
 from qa.schema import Passage
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b\d{1,2}(st|nd|rd|th)\s+century\b|\bcentur(y|ies)\b", re.I)
@@ -64,34 +64,31 @@ def leans_back(sentence: str) -> bool:
     return bool(_LEANS_BACK.match(sentence.lstrip()))
 
 
-def follows(prev: Sentence, cur: Sentence) -> bool:
-    """`cur` is the sentence right after `prev` in the same passage."""
-    return prev.passage == cur.passage and prev.end <= cur.start
-
-
-def context_overlap(question: str, sentences: list[Sentence]) -> np.ndarray:
+def context_overlap(question: str, sentences: list[Sentence], previous: list[Sentence | None]) -> np.ndarray:
     """Word overlap of each sentence with the question, counting part of what the sentence before
-    it (in the same passage) adds: all of it for a sentence that leans back on it, half otherwise,
-    as questions name the subject the paragraph has already introduced (README, "Sentence context")."""
+    it adds: all of it for a sentence that leans back on it, half otherwise, as questions name the
+    subject the paragraph has already introduced (README, "Sentence context")."""
     asked = content_stems(question)
     stems = [content_stems(s.text) for s in sentences]
     out = np.array([stem_overlap(asked, st) for st in stems])
-    for j in range(1, len(sentences)):
-        if not follows(sentences[j - 1], sentences[j]):
+    for j, prev in enumerate(previous):
+        if prev is None:
             continue
-        gain = stem_overlap(asked, stems[j - 1] | stems[j]) - out[j]
+        gain = stem_overlap(asked, content_stems(prev.text) | stems[j]) - out[j]
         if gain > 0:
             out[j] += gain * (1.0 if leans_back(sentences[j].text) else W_CONTEXT)
     return out
 
 
-def score_sentences(question: str, sentences: list[Sentence], q_vec: np.ndarray, s_vecs: np.ndarray) -> np.ndarray:
-    """The extractive score of each sentence (pure: vectors are given)."""
+def score_sentences(question: str, sentences: list[Sentence], q_vec: np.ndarray, s_vecs: np.ndarray,
+                    previous: list[Sentence | None] | None = None) -> np.ndarray:
+    """The extractive score of each sentence (pure: vectors are given); `previous[j]` is the sentence
+    before sentence j, where known."""
     if not sentences:
         return np.zeros(0)
     dense = s_vecs @ q_vec
     qtype = question_type(question)
-    lexical = context_overlap(question, sentences)
+    lexical = context_overlap(question, sentences, previous or [None] * len(sentences))
     typed = np.array([type_match(qtype, s.text, question) for s in sentences])
     return W_DENSE * dense + W_LEXICAL * lexical + W_TYPE * typed
 
@@ -140,8 +137,16 @@ class SentenceScorer:
         sentences = passage_sentences(passages)
         if not sentences:
             return [], np.zeros(0)
-        q_vec = np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
-        return sentences, score_sentences(query, sentences, q_vec, self.sentence_vectors(sentences, passages))
+        q_vec = self.query_vector(query)
+        s_vecs = self.sentence_vectors(sentences, passages)
+        return sentences, score_sentences(query, sentences, q_vec, s_vecs, previous_sentences(sentences, passages))
+
+    def query_vector(self, query: str) -> np.ndarray:
+        return np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
+
+    def score_alone(self, query: str, sentence: Sentence) -> float:
+        """One sentence's score without its context (a passage's lead, cited beside the answer)."""
+        return float(score_sentences(query, [sentence], self.query_vector(query), self.vectors([sentence.text]))[0])
 
     def best_per_passage(self, query: str, passages: list[Passage]) -> np.ndarray:
         """Each passage's best sentence score (0 for a passage without sentences)."""

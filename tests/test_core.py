@@ -5,7 +5,7 @@ from conftest import bag_encode
 
 from qa.answer import choose_sentences, rewrite_followup, should_abstain
 from qa.chain import EMPTY_QUESTION, check_question
-from qa.cite import Sentence, check_generated, parse_markers, word_overlap
+from qa.cite import Sentence, check_generated, parse_markers, passage_sentences, previous_sentences, word_overlap
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
@@ -66,38 +66,58 @@ def test_question_types():
     assert type_match("date", "It began long ago.", "When did it begin?") == 0.0
 
 
-FEST = ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen.",
-        "Tickets cost 12 pounds."]
+FEST = "The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by Ada Lumen. Tickets cost 12 pounds."
+Q_FOUNDED = "Who founded the Zorblatt festival?"
 
 
-def fest_sentences(passage_of_second: int = 0) -> list[Sentence]:
-    starts = [0, 55, 92]
-    return [Sentence(0 if i == 0 else passage_of_second if i == 1 else 0, s, s + len(t), t)
-            for i, (s, t) in enumerate(zip(starts, FEST))]
+def fest(split_at: int | None = None, lead: bool = True) -> tuple[list[Sentence], list[Sentence | None], list[Passage]]:
+    """FEST as one passage, or as two chunks split before character `split_at` (the second one
+    carrying the first's last sentence as its lead, as the retriever sets it, unless `lead` is False)."""
+    if split_at is None:
+        passages = [Passage("a", "fest.md", 0, len(FEST), FEST)]
+    else:
+        first = FEST[:split_at].rstrip()
+        last = passage_sentences([Passage("x", "fest.md", 0, len(first), first)])[-1]
+        passages = [Passage("b", "fest.md", split_at, len(FEST), FEST[split_at:],
+                            lead_start=last.start if lead else None, lead_text=last.text if lead else None)]
+    sentences = passage_sentences(passages)
+    return sentences, previous_sentences(sentences, passages), passages
 
 
 def test_a_sentence_counts_the_words_of_the_one_it_leans_back_on():
     assert leans_back("It was founded in 1911.") and leans_back("  They left.") and not leans_back("Items cost more.")
-    q = "Who founded the Zorblatt festival?"
-    alone = [word_overlap(q, t) for t in FEST]
-    ctx = context_overlap(q, fest_sentences())
+    sentences, previous, _ = fest()
+    assert previous[0] is None and previous[1] == sentences[0] and previous[2] == sentences[1]
+    alone = [word_overlap(Q_FOUNDED, s.text) for s in sentences]
+    ctx = context_overlap(Q_FOUNDED, sentences, previous)
     assert ctx[0] == alone[0]  # nothing before it
     assert alone[1] < alone[0] and ctx[1] == 1.0 > ctx[0]  # "It" is the festival: all three words
     assert alone[2] < ctx[2] < 1.0  # not leaning back: half of what the sentence before adds
-    # a sentence of another passage is not its context
-    assert context_overlap(q, fest_sentences(passage_of_second=1))[1] == alone[1]
+
+
+def test_a_chunks_first_sentence_leans_back_on_the_chunk_before():
+    sentences, previous, _ = fest(split_at=55)  # the chunk starts at "It was founded ..."
+    assert sentences[0].text.startswith("It was founded") and previous[0].text.startswith("The Zorblatt festival")
+    assert FEST[previous[0].start : previous[0].end] == previous[0].text
+    assert context_overlap(Q_FOUNDED, sentences, previous)[0] == 1.0
+    sentences, previous, _ = fest(split_at=55, lead=False)  # no chunk before: the sentence stands alone
+    assert previous[0] is None and context_overlap(Q_FOUNDED, sentences, previous)[0] == word_overlap(Q_FOUNDED, sentences[0].text)
 
 
 def test_an_answer_that_leans_back_brings_its_antecedent():
-    sents = fest_sentences()
+    s, prev, _ = fest()
     scores = np.array([0.70, 0.80, 0.20])
-    assert choose_sentences(sents, scores, [1, 0, 2], 2, 0.85) == [0, 1]  # reading order
-    assert choose_sentences(sents, scores, [1, 0, 2], 1, 0.85) == [1]  # no room for it
+    assert choose_sentences(s, prev, scores, [1, 0, 2], 2, 0.85) == [s[0], s[1]]  # reading order
+    assert choose_sentences(s, prev, scores, [1, 0, 2], 1, 0.85) == [s[1]]  # no room for it
     # a best sentence that stands alone takes the next best only when it scores close to it
-    assert choose_sentences(sents, np.array([0.8, 0.1, 0.7]), [0, 2, 1], 2, 0.85) == [0, 2]
-    assert choose_sentences(sents, np.array([0.8, 0.1, 0.6]), [0, 2, 1], 2, 0.85) == [0]
-    # the antecedent must be in the same passage
-    assert choose_sentences(fest_sentences(passage_of_second=1), np.array([0.5, 0.8, 0.2]), [1, 0, 2], 2, 0.85) == [1]
+    assert choose_sentences(s, prev, np.array([0.8, 0.1, 0.7]), [0, 2, 1], 2, 0.85) == [s[0], s[2]]
+    assert choose_sentences(s, prev, np.array([0.8, 0.1, 0.6]), [0, 2, 1], 2, 0.85) == [s[0]]
+    # the antecedent can come from the chunk before, as the passage's lead
+    s, prev, _ = fest(split_at=55)
+    chosen = choose_sentences(s, prev, np.array([0.8, 0.2]), [0, 1], 2, 0.85)
+    assert [c.text for c in chosen] == ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen."]
+    s, prev, _ = fest(split_at=55, lead=False)
+    assert choose_sentences(s, prev, np.array([0.8, 0.2]), [0, 1], 2, 0.85) == [s[0]]
 
 
 def test_followups_carry_the_previous_question():
