@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.cite import Sentence, check_generated, content_words, make_citation, previous_sentences
+from qa.cite import Sentence, check_generated, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
 from qa.score import SentenceScorer, leans_back
@@ -66,13 +66,12 @@ class ExtractiveAnswerer:
         return out
 
     def answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
-        sentences, scores = self.scorer.score(query, passages)
+        sentences, previous, scores = self.scorer.score(query, passages)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
-        previous = previous_sentences(sentences, passages)
         chosen = choose_sentences(sentences, previous, scores, order, self.max_sentences, self.second_ratio)
         scored = {(s.passage, s.start): float(x) for s, x in zip(sentences, scores)}
         citations, parts = [], []

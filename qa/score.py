@@ -74,7 +74,8 @@ def context_overlap(question: str, sentences: list[Sentence], previous: list[Sen
     for j, prev in enumerate(previous):
         if prev is None:
             continue
-        gain = stem_overlap(asked, content_stems(prev.text) | stems[j]) - out[j]
+        prev_stems = stems[j - 1] if j and prev is sentences[j - 1] else content_stems(prev.text)  # else a lead
+        gain = stem_overlap(asked, prev_stems | stems[j]) - out[j]
         if gain > 0:
             out[j] += gain * (1.0 if leans_back(sentences[j].text) else W_CONTEXT)
     return out
@@ -132,14 +133,15 @@ class SentenceScorer:
         embedded = iter(self.vectors(missing)) if missing else iter(())
         return np.stack([found[k] if k in found else next(embedded) for k in keys])
 
-    def score(self, query: str, passages: list[Passage]) -> tuple[list[Sentence], np.ndarray]:
-        """Every sentence of `passages`, and its score against `query`."""
+    def score(self, query: str, passages: list[Passage]) -> tuple[list[Sentence], list[Sentence | None], np.ndarray]:
+        """Every sentence of `passages`, the sentence before each (where known), and its score against `query`."""
         sentences = passage_sentences(passages)
         if not sentences:
-            return [], np.zeros(0)
+            return [], [], np.zeros(0)
         q_vec = self.query_vector(query)
         s_vecs = self.sentence_vectors(sentences, passages)
-        return sentences, score_sentences(query, sentences, q_vec, s_vecs, previous_sentences(sentences, passages))
+        previous = previous_sentences(sentences, passages)
+        return sentences, previous, score_sentences(query, sentences, q_vec, s_vecs, previous)
 
     def query_vector(self, query: str) -> np.ndarray:
         return np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
@@ -150,7 +152,7 @@ class SentenceScorer:
 
     def best_per_passage(self, query: str, passages: list[Passage]) -> np.ndarray:
         """Each passage's best sentence score (0 for a passage without sentences)."""
-        sentences, scores = self.score(query, passages)
+        sentences, _, scores = self.score(query, passages)
         best = np.zeros(len(passages))
         for s, score in zip(sentences, scores):
             best[s.passage] = max(best[s.passage], score)
