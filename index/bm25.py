@@ -25,7 +25,8 @@ REBUILD_MIN = 2000  # ... and at least this many chunks (small corpora rebuild i
 _STEMMER = None
 
 
-def _stemmer():
+def stemmer():
+    """English Snowball stems (PyStemmer), shared by BM25 and the answerer's word overlap."""
     global _STEMMER
     if _STEMMER is None:
         import Stemmer
@@ -38,7 +39,7 @@ def tokenize(texts: list[str], return_ids: bool = False):
     """The one tokenizer for BM25, indexing and querying alike: English stopwords, Snowball stems."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=return_ids)
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=return_ids)
 
 
 class Bm25Index:

@@ -50,7 +50,7 @@ def choose_sentences(sentences: list[Sentence], previous: list[Sentence | None],
 @dataclass
 class ExtractiveAnswerer:
     scorer: SentenceScorer
-    threshold: float = 0.40
+    threshold: float = 0.42
     max_sentences: int = 2
     second_ratio: float = 0.85  # a second sentence must score at least this share of the first (README, "Second sentences")
     name: str = "extractive"

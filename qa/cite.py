@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.bm25 import stemmer
 from index.split import split_sentences
 from qa.schema import Citation, Passage
 
@@ -75,16 +76,10 @@ def content_words(text: str) -> list[str]:
     return [w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in STOPWORDS]
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 def content_stems(text: str) -> set[str]:
-    """The content words of `text`, lightly stemmed."""
-    return {_stem(w) for w in content_words(text)}
+    """The content words of `text`, stemmed as BM25 stems them (Snowball: "described" and
+    "describe" meet)."""
+    return set(stemmer().stemWords(content_words(text)))
 
 
 def stem_overlap(claim: set[str], quote: set[str]) -> float:
@@ -92,7 +87,7 @@ def stem_overlap(claim: set[str], quote: set[str]) -> float:
 
 
 def word_overlap(claim: str, quote: str) -> float:
-    """Share of the claim's content words (lightly stemmed) that the quote contains."""
+    """Share of the claim's content words (stemmed) that the quote contains."""
     return stem_overlap(content_stems(claim), content_stems(quote))
 
 
