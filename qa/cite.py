@@ -21,7 +21,7 @@ from index.split import split_sentences
 from qa.schema import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_TOKEN = re.compile(r"[A-Za-z0-9À-ÿ]+(?:['’][A-Za-z]+)?")
+_TOKEN = re.compile(r"[A-Za-z0-9À-ÿ]+(?:'[A-Za-z]+)?")
 STOPWORDS = frozenset(
     """a an the and or but of to in on at by for with from as is are was were be been being it its this
     that these those he she they them his her their him we you i me my our your who whom whose what which
@@ -73,7 +73,9 @@ def previous_sentences(sentences: list[Sentence], passages: list[Passage]) -> li
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in (t.lower() for t in _TOKEN.findall(text)) if w not in STOPWORDS]
+    """The words of `text` that carry content, lower-cased; a typographic apostrophe is read as a
+    plain one, so "China’s" and "China's" stem alike."""
+    return [w for w in (t.lower() for t in _TOKEN.findall(text.replace("’", "'"))) if w not in STOPWORDS]
 
 
 def content_stems(text: str) -> set[str]:

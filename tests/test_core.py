@@ -31,6 +31,7 @@ def test_word_overlap():
     # a verb's forms meet, "-e" verbs included (a suffix-stripper made "describ" of one, "describe" of the other)
     assert word_overlap("What did Blinken describe?", "Blinken described his visit") == 1.0
     assert word_overlap("Who proposes peace talks?", "China proposed talking about peace") == 1.0
+    assert word_overlap("What is China's desire?", "as part of China’s desire to play a greater role") == 1.0
 
 
 def _passage(i, text, source="doc.txt", start=0):
