@@ -66,7 +66,7 @@ class ExtractiveAnswerer:
         return out
 
     def answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
-        sentences, previous, scores = self.scorer.score(query, passages)
+        sentences, previous, scores = self.scorer.score(query, passages, asked=question)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
         order = [int(i) for i in np.argsort(-scores)]
@@ -77,7 +77,7 @@ class ExtractiveAnswerer:
         citations, parts = [], []
         for n, s in enumerate(chosen, start=1):
             score = scored.get((s.passage, s.start))
-            score = self.scorer.score_alone(query, s) if score is None else score  # a lead from the chunk before
+            score = self.scorer.score_alone(query, s, question) if score is None else score  # a lead from the chunk before
             citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
             parts.append(f"{s.text} [{n}]")
         return Answer(" ".join(parts), citations=citations, answerer=self.name)

@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
     """a an the and or but of to in on at by for with from as is are was were be been being it its this
     that these those he she they them his her their him we you i me my our your who whom whose what which
     when where why how do does did has have had not no so than then there here into about over also
-    will would can could should may might must said says""".split()
+    will would can could should may might must say said says""".split()
 )
 
 

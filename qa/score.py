@@ -82,14 +82,19 @@ def context_overlap(question: str, sentences: list[Sentence], previous: list[Sen
 
 
 def score_sentences(question: str, sentences: list[Sentence], q_vec: np.ndarray, s_vecs: np.ndarray,
-                    previous: list[Sentence | None] | None = None) -> np.ndarray:
+                    previous: list[Sentence | None] | None = None, asked: str | None = None) -> np.ndarray:
     """The extractive score of each sentence (pure: vectors are given); `previous[j]` is the sentence
-    before sentence j, where known."""
+    before sentence j, where known. `question` is the query retrieval ran (a follow-up with what it
+    carries from the conversation); `asked`, the follow-up as typed: a sentence's word overlap is the
+    better of the two, so the carried names do not outweigh what the follow-up itself asks about."""
     if not sentences:
         return np.zeros(0)
     dense = s_vecs @ q_vec
     qtype = question_type(question)
-    lexical = context_overlap(question, sentences, previous or [None] * len(sentences))
+    previous = previous or [None] * len(sentences)
+    lexical = context_overlap(question, sentences, previous)
+    if asked and asked != question:
+        lexical = np.maximum(lexical, context_overlap(asked, sentences, previous))
     typed = np.array([type_match(qtype, s.text, question) for s in sentences])
     return W_DENSE * dense + W_LEXICAL * lexical + W_TYPE * typed
 
@@ -133,22 +138,23 @@ class SentenceScorer:
         embedded = iter(self.vectors(missing)) if missing else iter(())
         return np.stack([found[k] if k in found else next(embedded) for k in keys])
 
-    def score(self, query: str, passages: list[Passage]) -> tuple[list[Sentence], list[Sentence | None], np.ndarray]:
-        """Every sentence of `passages`, the sentence before each (where known), and its score against `query`."""
+    def score(self, query: str, passages: list[Passage], asked: str | None = None) -> tuple[list[Sentence], list[Sentence | None], np.ndarray]:
+        """Every sentence of `passages`, the sentence before each (where known), and its score against
+        `query` (and `asked`, the question as typed: see `score_sentences`)."""
         sentences = passage_sentences(passages)
         if not sentences:
             return [], [], np.zeros(0)
         q_vec = self.query_vector(query)
         s_vecs = self.sentence_vectors(sentences, passages)
         previous = previous_sentences(sentences, passages)
-        return sentences, previous, score_sentences(query, sentences, q_vec, s_vecs, previous)
+        return sentences, previous, score_sentences(query, sentences, q_vec, s_vecs, previous, asked)
 
     def query_vector(self, query: str) -> np.ndarray:
         return np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
 
-    def score_alone(self, query: str, sentence: Sentence) -> float:
+    def score_alone(self, query: str, sentence: Sentence, asked: str | None = None) -> float:
         """One sentence's score without its context (a passage's lead, cited beside the answer)."""
-        return float(score_sentences(query, [sentence], self.query_vector(query), self.vectors([sentence.text]))[0])
+        return float(score_sentences(query, [sentence], self.query_vector(query), self.vectors([sentence.text]), asked=asked)[0])
 
     def best_per_passage(self, query: str, passages: list[Passage]) -> np.ndarray:
         """Each passage's best sentence score (0 for a passage without sentences)."""

@@ -9,7 +9,7 @@ from qa.cite import Sentence, check_generated, parse_markers, passage_sentences,
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
-from qa.score import context_overlap, leans_back, question_type, type_match
+from qa.score import context_overlap, leans_back, question_type, score_sentences, type_match
 
 
 def test_rrf_fuse_rewards_agreement():
@@ -97,6 +97,19 @@ def test_a_sentence_counts_the_words_of_the_one_it_leans_back_on():
     assert ctx[0] == alone[0]  # nothing before it
     assert alone[1] < alone[0] and ctx[1] == 1.0 > ctx[0]  # "It" is the festival: all three words
     assert alone[2] < ctx[2] < 1.0  # not leaning back: half of what the sentence before adds
+
+
+def test_a_follow_ups_own_words_outweigh_the_names_it_carries():
+    text = "China opposes all acts that harm civilians. Wang Yi spoke to Blinken."
+    passages = [Passage("a", "w.md", 0, len(text), text)]
+    sentences = passage_sentences(passages)
+    flat = np.zeros((2, 4)), np.zeros(4)  # no dense signal: word overlap decides
+    query = "What did he say about civilians? (Wang Yi)"  # rewrite_followup's query
+    carried = score_sentences(query, sentences, flat[1], flat[0], previous_sentences(sentences, passages))
+    assert carried[1] > carried[0]  # the carried name alone picks the wrong sentence
+    both = score_sentences(query, sentences, flat[1], flat[0], previous_sentences(sentences, passages),
+                           asked="What did he say about civilians?")
+    assert both[0] > both[1] and both[1] == carried[1]
 
 
 def test_a_chunks_first_sentence_leans_back_on_the_chunk_before():
