@@ -6,6 +6,7 @@ snapshots (a generative answer's draft grows, then the checked answer comes last
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
+from qa.cite import content_words
 from qa.prompt import condense_messages
 from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
@@ -21,15 +23,28 @@ from qa.score import SentenceScorer
 from qa.settings import Settings
 
 EMPTY_QUESTION = "Please type a question about your documents."
+OVERVIEW = ("I answer from the few passages that match a question, so I cannot summarise all your documents "
+            "at once: ask about something in them (who, what, when, how many ...); the Library panel "
+            "(or `qa status`) lists what is indexed.")
+# A request with no words but these asks about the documents as a whole ("Summarize the documents",
+# "What are these files about?"); one that names anything else ("Summarize what Liu said") is a question.
+_OVERVIEW_WORDS = frozenset("""summarize summarise summary summaries overview gist tl dr tldr give tell
+    main key points point topics topic contents content short brief briefly please all everything
+    documents document files file texts text corpus library""".split())
+_WHOLE_CORPUS = frozenset("documents document files file texts text corpus library everything".split())
+_SUMMARISING = frozenset("summarize summarise summary summaries overview gist tl dr tldr".split())
 
 
 def check_question(question: str, max_chars: int) -> str | None:
     """Why a question cannot be answered as asked, or None when it can (pure)."""
-    if not question or not question.strip():
+    if not question or not re.search(r"\w", question):
         return EMPTY_QUESTION
     if len(question) > max_chars:
         return (f"Your question is {len(question):,} characters long; please ask it in under "
                 f"{max_chars:,} characters (put long text into a document and index it instead).")
+    words = set(content_words(question))
+    if words and words <= _OVERVIEW_WORDS and words & (_WHOLE_CORPUS | _SUMMARISING):
+        return OVERVIEW
     return None
 
 

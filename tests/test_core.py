@@ -4,7 +4,7 @@ import pytest
 from conftest import bag_encode
 
 from qa.answer import choose_sentences, rewrite_followup, should_abstain
-from qa.chain import EMPTY_QUESTION, check_question
+from qa.chain import EMPTY_QUESTION, OVERVIEW, check_question
 from qa.cite import Sentence, check_generated, parse_markers, passage_sentences, previous_sentences, word_overlap
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
@@ -59,6 +59,12 @@ def test_abstention_rule_and_question_checks():
     assert check_question("   ", 2000) == EMPTY_QUESTION
     assert "10,000 characters" in check_question("x" * 10_000, 2000)
     assert check_question("Who is Liu?", 2000) is None
+    assert check_question(" ? ", 2000) == EMPTY_QUESTION
+    # a request about the documents as a whole gets why not, and what to ask instead
+    for q in ("Summarize the documents", "What are these files about?", "tl;dr", "Give me an overview"):
+        assert check_question(q, 2000) == OVERVIEW, q
+    for q in ("Summarize what Liu said about Xinjiang", "What documents did Israel sign?", "What is the summary of the report?"):
+        assert check_question(q, 2000) is None, q
 
 
 def test_question_types():
