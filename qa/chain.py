@@ -28,11 +28,9 @@ OVERVIEW = ("I answer from the few passages that match a question, so I cannot s
             "(or `qa status`) lists what is indexed.")
 # A request with no words but these asks about the documents as a whole ("Summarize the documents",
 # "What are these files about?"); one that names anything else ("Summarize what Liu said") is a question.
-_OVERVIEW_WORDS = frozenset("""summarize summarise summary summaries overview gist tl dr tldr give tell
-    main key points point topics topic contents content short brief briefly please all everything
-    documents document files file texts text corpus library""".split())
-_WHOLE_CORPUS = frozenset("documents document files file texts text corpus library everything".split())
-_SUMMARISING = frozenset("summarize summarise summary summaries overview gist tl dr tldr".split())
+_OVERVIEW_CUES = frozenset("""summarize summarise summary summaries overview gist tl dr tldr
+    documents document files file texts text corpus library everything""".split())
+_OVERVIEW_WORDS = _OVERVIEW_CUES | frozenset("give tell main key points point topics topic contents content short brief briefly please all".split())
 
 
 def check_question(question: str, max_chars: int) -> str | None:
@@ -43,7 +41,7 @@ def check_question(question: str, max_chars: int) -> str | None:
         return (f"Your question is {len(question):,} characters long; please ask it in under "
                 f"{max_chars:,} characters (put long text into a document and index it instead).")
     words = set(content_words(question))
-    if words and words <= _OVERVIEW_WORDS and words & (_WHOLE_CORPUS | _SUMMARISING):
+    if words and words <= _OVERVIEW_WORDS and words & _OVERVIEW_CUES:
         return OVERVIEW
     return None
 
