@@ -31,6 +31,8 @@ OVERVIEW = ("I answer from the few passages that match a question, so I cannot s
 _OVERVIEW_CUES = frozenset("""summarize summarise summary summaries overview gist tl dr tldr
     documents document files file texts text corpus library everything""".split())
 _OVERVIEW_WORDS = _OVERVIEW_CUES | frozenset("give tell main key points point topics topic contents content short brief briefly please all".split())
+SMALL_TALK = "Ask me a question about your documents: I answer from them only, with a citation for each claim."
+_SMALL_TALK_WORDS = frozenset("hi hello hey hiya thanks thank ok okay bye goodbye cheers".split())
 
 
 def check_question(question: str, max_chars: int) -> str | None:
@@ -43,6 +45,8 @@ def check_question(question: str, max_chars: int) -> str | None:
     words = set(content_words(question))
     if words and words <= _OVERVIEW_WORDS and words & _OVERVIEW_CUES:
         return OVERVIEW
+    if words and words <= _SMALL_TALK_WORDS:  # "hi", "thanks!", "ok": nothing to look up
+        return SMALL_TALK
     return None
 
 

@@ -4,7 +4,7 @@ import pytest
 from conftest import bag_encode
 
 from qa.answer import choose_sentences, rewrite_followup, should_abstain
-from qa.chain import EMPTY_QUESTION, OVERVIEW, check_question
+from qa.chain import EMPTY_QUESTION, OVERVIEW, SMALL_TALK, check_question
 from qa.cite import Sentence, check_generated, parse_markers, passage_sentences, previous_sentences, word_overlap
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
@@ -65,6 +65,8 @@ def test_abstention_rule_and_question_checks():
         assert check_question(q, 2000) == OVERVIEW, q
     for q in ("Summarize what Liu said about Xinjiang", "What documents did Israel sign?", "What is the summary of the report?"):
         assert check_question(q, 2000) is None, q
+    assert check_question("Hi!", 2000) == check_question("thanks, ok", 2000) == SMALL_TALK
+    assert check_question("Hi, who is Liu?", 2000) is None
 
 
 def test_question_types():
