@@ -20,6 +20,7 @@ from qa.cite import Sentence, check_generated, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
 from qa.score import SentenceScorer, leans_back
+from qa.settings import Settings
 
 NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 
@@ -50,8 +51,8 @@ def choose_sentences(sentences: list[Sentence], previous: list[Sentence | None],
 @dataclass
 class ExtractiveAnswerer:
     scorer: SentenceScorer
-    threshold: float = 0.42
-    max_sentences: int = 2
+    threshold: float = Settings.model_fields["abstain_threshold"].default  # one calibrated value, kept in Settings
+    max_sentences: int = Settings.model_fields["max_answer_sentences"].default
     second_ratio: float = 0.85  # a second sentence must score at least this share of the first (README, "Second sentences")
     name: str = "extractive"
 
