@@ -19,7 +19,8 @@ import numpy as np
 
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
 from index.split import chunk_id, chunk_spans, split_sentences
-from index.store import ChunkRecord, Store, open_store
+from index.embed import span_tokens
+from index.store import ChunkRecord, Store, open_store, pack_tokens
 from qa.errors import ModelMismatchError, UsageError
 from qa.settings import Settings
 
@@ -99,12 +100,15 @@ def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
     return records
 
 
-def embed_chunks(embeddings, texts: list[str]) -> tuple[np.ndarray, list[bytes | None]]:
-    """Chunk vectors, and each chunk's sentence vectors as float16 bytes (rows in `split_sentences`
-    order) where the model gives them from the same pass; None where it does not."""
+def embed_chunks(embeddings, texts: list[str]) -> tuple[np.ndarray, list[bytes | None], list[bytes | None]]:
+    """Chunk vectors, each chunk's sentence vectors as float16 bytes (rows in `split_sentences`
+    order) and its sentences' token vectors (`pack_tokens`), where the model gives them from the
+    same pass; None where it does not."""
     spans = [[(s.start, s.end) for s in split_sentences(t)] for t in texts]
-    vectors, parts = embeddings.encode_with_sentences(texts, spans)
-    return vectors, [None if part is None else np.asarray(part, dtype=np.float16).tobytes() for part in parts]
+    vectors, parts, states = embeddings.encode_chunks(texts, spans)
+    svecs = [None if part is None else np.asarray(part, dtype=np.float16).tobytes() for part in parts]
+    tvecs = [None if st is None else pack_tokens(span_tokens(st, t, sp)) for st, t, sp in zip(states, texts, spans)]
+    return vectors, svecs, tvecs
 
 
 @dataclass
@@ -231,20 +235,21 @@ class Indexer:
             update += [r for r in p.records if r.id in existing and existing[r.id] != r.metadata()]
             stale += sorted(set(existing) - {r.id for r in p.records})
         batch = self.store.max_batch_size
-        sentence_vectors: dict[str, bytes | None] = {}  # of the chunks embedded now, by id
+        sentence_vectors: dict[str, tuple[bytes | None, bytes | None]] = {}  # of the chunks embedded now, by id
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
-            vectors, sentences = embed_chunks(self.store.embeddings, [r.text for r in part])
+            vectors, sentences, tokens = embed_chunks(self.store.embeddings, [r.text for r in part])
             self.store.collection.add(ids=[r.id for r in part], embeddings=vectors, documents=[r.text for r in part],
                                       metadatas=[r.metadata() for r in part])
-            sentence_vectors.update(zip((r.id for r in part), sentences))
+            sentence_vectors.update(zip((r.id for r in part), zip(sentences, tokens)))
         for i in range(0, len(update), batch):
             part = update[i : i + batch]
             self.store.collection.update(ids=[r.id for r in part], metadatas=[r.metadata() for r in part])
         for i in range(0, len(stale), batch):
             self.store.collection.delete(ids=stale[i : i + batch])
         for p in self._pending:
-            records = [replace(r, svec=sentence_vectors.get(r.id)) for r in p.records]
+            records = [replace(r, svec=sentence_vectors.get(r.id, (None, None))[0], tvec=sentence_vectors.get(r.id, (None, None))[1])
+                       for r in p.records]
             self.store.manifest.commit_file(p.row, records)
             self.report.files_indexed += 1
         self.report.added += len(embed)

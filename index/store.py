@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS files (
     n_chunks INTEGER, indexed_at REAL, text_file TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT, ord INTEGER, start INTEGER, "end" INTEGER,
-    text TEXT, date TEXT, page INTEGER, svec BLOB);
+    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
 
@@ -51,6 +51,7 @@ class ChunkRecord:
     date: str | None = None
     page: int | None = None
     svec: bytes | None = None  # the chunk's sentence vectors (float16 rows, see `sentence_vectors`)
+    tvec: bytes | None = None  # its sentences' token vectors (`pack_tokens`)
 
     def metadata(self) -> dict:
         md = {"source": self.source, "start": self.start, "end": self.end, "ord": self.ord}
@@ -70,8 +71,10 @@ class Manifest:
         self._local = threading.local()
         with self.connect() as db:
             db.executescript(SCHEMA)
-            if "svec" not in {r[1] for r in db.execute("PRAGMA table_info(chunks)")}:  # an older index
-                db.execute("ALTER TABLE chunks ADD COLUMN svec BLOB")
+            columns = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
+            for column in ("svec", "tvec"):  # an older index
+                if column not in columns:
+                    db.execute(f"ALTER TABLE chunks ADD COLUMN {column} BLOB")
 
     def connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -113,15 +116,16 @@ class Manifest:
                 out[r[0]] = ChunkRecord(*r)
         return out
 
-    def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str]]:
+    def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str, str, int]]:
         """For each chunk, the last sentence of the chunk before it in the same source and on the same
-        page that ends where this one starts or earlier: (start offset, text). Chunks at a source's
-        start, or whose chunk before is on another page, are left out."""
-        out: dict[str, tuple[int, str]] = {}
+        page that ends where this one starts or earlier: (start offset, text, that chunk's id, the
+        sentence's place among that chunk's sentences). Chunks at a source's start, or whose chunk
+        before is on another page, are left out."""
+        out: dict[str, tuple[int, str, str, int]] = {}
         wanted = [r for r in records if r.ord > 0]
         if not wanted:
             return out
-        q = f"SELECT source, ord, start, text, page FROM chunks WHERE (source, ord) IN (VALUES {','.join(['(?, ?)'] * len(wanted))})"
+        q = f"SELECT source, ord, start, text, page, id FROM chunks WHERE (source, ord) IN (VALUES {','.join(['(?, ?)'] * len(wanted))})"
         before = {(r[0], r[1]): r for r in self.connect().execute(q, [x for r in wanted for x in (r.source, r.ord - 1)])}
         for rec in wanted:
             row = before.get((rec.source, rec.ord - 1))
@@ -129,7 +133,7 @@ class Manifest:
                 continue
             spans = [s for s in split_sentences(row[3]) if row[2] + s.end <= rec.start]
             if spans:
-                out[rec.id] = (row[2] + spans[-1].start, row[3][spans[-1].start : spans[-1].end])
+                out[rec.id] = (row[2] + spans[-1].start, row[3][spans[-1].start : spans[-1].end], row[5], len(spans) - 1)
         return out
 
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
@@ -140,6 +144,14 @@ class Manifest:
         q = f"SELECT id, svec FROM chunks WHERE svec IS NOT NULL AND id IN ({','.join('?' * len(ids))})"
         return {r[0]: np.frombuffer(r[1], dtype=np.float16).reshape(-1, 384).astype(np.float32)
                 for r in self.connect().execute(q, ids)}
+
+    def sentence_tokens(self, ids: list[str]) -> dict[str, list[np.ndarray]]:
+        """Stored token vectors of these chunks' sentences (id -> one float32 array of unit rows per
+        sentence, in `split_sentences` order); chunks without them are left out."""
+        if not ids:
+            return {}
+        q = f"SELECT id, tvec FROM chunks WHERE tvec IS NOT NULL AND id IN ({','.join('?' * len(ids))})"
+        return {r[0]: unpack_tokens(r[1]) for r in self.connect().execute(q, ids)}
 
     def chunk_id_set(self) -> set[str]:
         return {r[0] for r in self.connect().execute("SELECT id FROM chunks")}
@@ -156,11 +168,12 @@ class Manifest:
         db = self.connect()
         with db:
             # Chunks kept from the previous version of the file keep their sentence vectors.
-            kept = dict(db.execute("SELECT id, svec FROM chunks WHERE source=? AND svec IS NOT NULL", (row["source"],)))
+            kept = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, svec, tvec FROM chunks WHERE source=?", (row["source"],))}
             db.execute("DELETE FROM chunks WHERE source=?", (row["source"],))
             db.executemany(
-                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec) VALUES (?,?,?,?,?,?,?,?,?)',
-                [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page, c.svec or kept.get(c.id)) for c in chunks],
+                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page, c.svec or kept.get(c.id, (None, None))[0],
+                  c.tvec or kept.get(c.id, (None, None))[1]) for c in chunks],
             )
             db.execute(
                 "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file)"
@@ -180,6 +193,26 @@ class Manifest:
         gen = int((db.execute("SELECT value FROM meta WHERE key='generation'").fetchone() or ["0"])[0])
         self.set_meta(db, "generation", str(gen + 1))
         self.set_meta(db, "updated_at", str(time.time()))
+
+
+def pack_tokens(sentences: list[np.ndarray]) -> bytes:
+    """A chunk's sentences' token vectors as bytes: the sentence count and each sentence's token
+    count (uint16), then every token's vector in int8, scaled so its largest component is 127
+    (unit rows: the reader restores the direction, which is all a cosine needs). A quarter of
+    float32's size; cosines to the float32 vectors measured in tests/test_embed.py."""
+    counts = np.array([len(sentences), *(len(t) for t in sentences)], dtype=np.uint16)
+    rows = np.concatenate([t for t in sentences if len(t)] or [np.zeros((0, 384), np.float32)])
+    scale = 127.0 / np.maximum(np.abs(rows).max(axis=1, keepdims=True), 1e-12)
+    return counts.tobytes() + np.round(rows * scale).astype(np.int8).tobytes()
+
+
+def unpack_tokens(blob: bytes) -> list[np.ndarray]:
+    """`pack_tokens`' sentences back as float32 unit rows."""
+    n = int(np.frombuffer(blob, dtype=np.uint16, count=1)[0])
+    counts = np.frombuffer(blob, dtype=np.uint16, count=n + 1)[1:].astype(np.int64)
+    rows = np.frombuffer(blob, dtype=np.int8, offset=2 * (n + 1)).reshape(-1, 384).astype(np.float32)
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return np.split(rows, np.cumsum(counts)[:-1])
 
 
 def chroma_client(settings: Settings):

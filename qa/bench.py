@@ -135,7 +135,7 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
 
 def _forget_queries(embeddings) -> None:
     """Drop cached query vectors, so a timed answer includes embedding its question."""
-    cached = getattr(type(embeddings), "_query_vector", None)
+    cached = getattr(type(embeddings), "_query_states", None)
     if cached is not None:
         cached.cache_clear()
 

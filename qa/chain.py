@@ -52,7 +52,10 @@ def check_question(question: str, max_chars: int) -> str | None:
 
 def sentence_scorer(store) -> SentenceScorer:
     """Scores sentences with the vectors the index stored for them and the retriever's cached query vector."""
-    return SentenceScorer(store.embeddings.encode, embed_query=store.embeddings.embed_query, stored=store.manifest.sentence_vectors)
+    e = store.embeddings
+    return SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.manifest.sentence_vectors,
+                          query_tokens=getattr(e, "query_tokens", None), stored_tokens=store.manifest.sentence_tokens,
+                          encode_tokens=getattr(e, "encode_tokens", None))
 
 
 def build_retriever(settings: Settings, store, scorer: SentenceScorer | None = None, k: int | None = None) -> BaseRetriever:

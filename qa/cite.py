@@ -21,7 +21,7 @@ from index.split import split_sentences
 from qa.schema import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_TOKEN = re.compile(r"[A-Za-z0-9À-ÿ]+(?:'[A-Za-z]+)?")
+WORD = re.compile(r"[A-Za-z0-9À-ÿ]+(?:'[A-Za-z]+)?")
 STOPWORDS = frozenset(
     """a an the and or but of to in on at by for with from as is are was were be been being it its this
     that these those he she they them his her their him we you i me my our your who whom whose what which
@@ -72,10 +72,17 @@ def previous_sentences(sentences: list[Sentence], passages: list[Passage]) -> li
     return out
 
 
+def word_spans(text: str, content_only: bool = False) -> np.ndarray:
+    """Where `text`'s words (or only its content words) lie: (start, end) character offsets, one row per word."""
+    words = [(m.start(), m.end()) for m in WORD.finditer(text.replace("’", "'"))
+             if not (content_only and m.group().lower() in STOPWORDS)]
+    return np.array(words, dtype=np.int64).reshape(-1, 2)
+
+
 def content_words(text: str) -> list[str]:
     """The words of `text` that carry content, lower-cased; a typographic apostrophe is read as a
     plain one, so "China’s" and "China's" stem alike."""
-    return [w for w in (t.lower() for t in _TOKEN.findall(text.replace("’", "'"))) if w not in STOPWORDS]
+    return [w for w in (t.lower() for t in WORD.findall(text.replace("’", "'"))) if w not in STOPWORDS]
 
 
 def content_stems(text: str) -> set[str]:

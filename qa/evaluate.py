@@ -22,7 +22,7 @@ import numpy as np
 
 from qa.settings import Settings
 
-THRESHOLDS = [round(x, 2) for x in np.arange(0.20, 0.71, 0.025)]
+THRESHOLDS = [round(x, 3) for x in np.arange(0.30, 0.91, 0.025)]
 
 
 @dataclass

@@ -33,7 +33,8 @@ def to_passage(doc: Document) -> Passage:
         date=md.get("date"), page=md.get("page"), dense_score=md.get("dense_score"), dense_rank=md.get("dense_rank"),
         bm25_score=md.get("bm25_score"), bm25_rank=md.get("bm25_rank"), fused_score=md.get("fused_score", 0.0),
         fused_rank=md.get("fused_rank"), sentence_score=md.get("sentence_score"),
-        lead_start=md.get("lead_start"), lead_text=md.get("lead_text"),
+        lead_start=md.get("lead_start"), lead_text=md.get("lead_text"), lead_chunk=md.get("lead_chunk"),
+        lead_index=md.get("lead_index"),
     )
 
 
@@ -79,6 +80,6 @@ class HybridRetriever(BaseRetriever):
                 "fused_score": fused[chunk_id], "fused_rank": rank,
             }
             if chunk_id in leads:
-                md["lead_start"], md["lead_text"] = leads[chunk_id]
+                md["lead_start"], md["lead_text"], md["lead_chunk"], md["lead_index"] = leads[chunk_id]
             docs.append(Document(page_content=rec.text, metadata=md, id=chunk_id))
         return docs

@@ -30,6 +30,8 @@ class Passage:
     # a first sentence that refers back to it ("It was founded ..."); None at a source's start.
     lead_start: int | None = None
     lead_text: str | None = None
+    lead_chunk: str | None = None  # the chunk the lead is in, and its place among that chunk's sentences
+    lead_index: int | None = None
 
 
 @dataclass(frozen=True)

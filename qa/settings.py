@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(default=20, ge=0, le=200)
     rerank_weight: float = 2.0
     # Extractive answerer: below this sentence score it abstains (calibrated, see README).
-    abstain_threshold: float = 0.42
+    abstain_threshold: float = 0.65
     # Generative answerer: a cited sentence below this support score is flagged unsupported.
     support_threshold: float = 0.45
     max_answer_sentences: int = 2

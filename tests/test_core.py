@@ -9,7 +9,8 @@ from qa.cite import Sentence, check_generated, parse_markers, passage_sentences,
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
-from qa.score import context_overlap, leans_back, question_type, score_sentences, type_match
+from qa.score import (context_overlap, context_token_match, leans_back, question_type, score_sentences, token_match,
+                      token_maxes, type_match)
 
 
 def test_rrf_fuse_rewards_agreement():
@@ -143,6 +144,42 @@ def test_an_answer_that_leans_back_brings_its_antecedent():
     assert [c.text for c in chosen] == ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen."]
     s, prev, _ = fest(split_at=55, lead=False)
     assert choose_sentences(s, prev, np.array([0.8, 0.2]), [0, 1], 2, 0.85) == [s[0]]
+
+
+def unit_rows(*rows: list[float]) -> np.ndarray:
+    m = np.array(rows, dtype=np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def test_the_token_match_is_each_question_tokens_best_cosine_averaged():
+    q = unit_rows([1, 0, 0], [0, 1, 0])  # two question tokens
+    s = unit_rows([1, 0, 0], [0, 0, 1])  # the sentence holds the first, not the second
+    assert token_match(q, s) == pytest.approx(0.5)
+    assert token_match(q, unit_rows([1, 1, 0])) == pytest.approx(2 ** -0.5)  # one token halfway to both
+    assert token_match(q, np.zeros((0, 3))) == 0.0 and token_match(np.zeros((0, 3)), s) == 0.0
+    maxes = token_maxes(q, [s, None, np.zeros((0, 3)), unit_rows([0, 1, 0])])
+    assert np.allclose(maxes[0], [1, 0]) and maxes[1] is None and maxes[2] is None and np.allclose(maxes[3], [0, 1])
+
+
+def test_the_token_match_counts_the_sentence_leaned_back_on():
+    sentences, previous, _ = fest()  # festival. It was founded ... Ada Lumen. Tickets ...
+    q = [unit_rows([1, 0, 0], [0, 1, 0])]  # "festival", "founded"
+    own = [unit_rows([1, 0, 0]), unit_rows([0, 1, 0]), unit_rows([0, 0, 1])]
+    before = [None, own[0], own[1]]
+    alone = context_token_match(q, sentences, own, [None] * 3)
+    assert np.allclose(alone, [0.5, 0.5, 0.0])
+    ctx = context_token_match(q, sentences, own, before)
+    assert ctx[0] == pytest.approx(0.5)  # nothing before it
+    assert ctx[1] == pytest.approx(1.0)  # "It" is the festival: all of what the sentence before adds
+    assert ctx[2] == pytest.approx(0.25)  # not leaning back: half of it
+    # the better of the query's and the typed question's tokens, as for the word overlap
+    assert np.allclose(context_token_match([q[0], unit_rows([0, 0, 1])], sentences, own, [None] * 3), [0.5, 0.5, 1.0])
+    # in the sentence score, at its weight; without tokens there is none
+    flat = np.zeros((3, 4)), np.zeros(4)
+    with_tokens = score_sentences(Q_FOUNDED, sentences, flat[1], flat[0], previous, q_tokens=q, s_tokens=own, prev_tokens=before)
+    without = score_sentences(Q_FOUNDED, sentences, flat[1], flat[0], previous)
+    from qa.score import W_TOKEN
+    assert np.allclose(with_tokens - without, W_TOKEN * ctx)
 
 
 def test_followups_carry_the_previous_question():

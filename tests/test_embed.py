@@ -107,3 +107,44 @@ def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
     assert not parts[1].any()  # truncated away: zeros, which the answerer treats as missing
     torch_runtime = MiniLMEmbeddings(runtime="torch", dtype="float32", cache=cache)
     assert torch_runtime.encode_with_sentences([text], [[(0, 5)]])[1] == [None]
+
+
+def test_token_states_come_from_the_chunks_own_pass_and_pack_to_int8(exported):
+    from index.embed import span_tokens, word_mask
+    from index.store import pack_tokens, unpack_tokens
+
+    cache, _ = exported
+    e = MiniLMEmbeddings(runtime="onnx", dtype="int8", cache=cache)
+    text = "The Normans gave their name to Normandy. The river Seine flows through Paris."
+    cut = text.index(" The river") + 1
+    spans = [(0, cut - 1), (cut, len(text))]
+    vectors, parts, states = e.encode_chunks([text], [spans])
+    st = states[0]
+    assert np.allclose(vectors, e.embed_documents([text]), atol=1e-6) and parts[0].shape == (2, 384)
+    assert st.vectors.shape == (len(st.offsets), 384) and np.allclose(np.linalg.norm(st.vectors, axis=1), 1.0, atol=1e-5)
+    words = [text[a:b] for a, b in st.offsets[word_mask(st.offsets, text)]]
+    # every piece of every word, and nothing else (no punctuation, no special tokens)
+    assert "".join(words) == "".join(w for w in text.replace(".", " ").split())
+    content = [text[a:b] for a, b in st.offsets[word_mask(st.offsets, text, content_only=True)]]
+    assert "The" not in content and "their" not in content and "Paris" in content
+    per_sentence = span_tokens(st, text, spans)
+    assert sum(len(t) for t in per_sentence) == len(words) and all(len(t) for t in per_sentence)
+    # stored in int8 with the sentence counts: a quarter of float32, directions kept
+    blob = pack_tokens(per_sentence)
+    back = unpack_tokens(blob)
+    assert len(blob) == 2 * 3 + 384 * len(words)
+    assert [len(t) for t in back] == [len(t) for t in per_sentence]
+    assert min(float((a * b).sum(axis=1).min()) for a, b in zip(back, per_sentence)) > 0.999
+    # a question's token states: full precision, from the pass that gives its vector
+    q = "Who gave their name to Normandy?"
+    assert np.allclose(e.query_tokens(q).vectors, e.encode_tokens([q])[0].vectors, atol=1e-5)
+    assert np.allclose(e.embed_query(q), e.encode([q])[0], atol=1e-6)
+
+
+def test_the_torch_runtime_gives_the_same_token_states(exported):
+    cache, _ = exported
+    text = "The Normans gave their name to Normandy."
+    onnx = MiniLMEmbeddings(runtime="onnx", dtype="float32", cache=cache).encode_tokens([text])[0]
+    torch_states = MiniLMEmbeddings(runtime="torch", dtype="float32", cache=cache).encode_tokens([text])[0]
+    assert np.array_equal(onnx.offsets, torch_states.offsets)
+    assert float((onnx.vectors * torch_states.vectors).sum(axis=1).min()) > 0.9999

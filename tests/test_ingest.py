@@ -285,3 +285,47 @@ def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
     without = ExtractiveAnswerer(SentenceScorer(encode)).answer(question, question, passages)
     assert len(calls) == 2 and len(calls[1]) > 1  # the question, then the sentences
     assert with_store.text == without.text and with_store.citations == without.citations
+
+
+def test_token_vectors_are_stored_with_their_chunks_and_read_by_the_answerer(tmp_path):
+    """With the real model: each chunk's sentences' token vectors are stored (int8, in context),
+    kept across an edit, and the answer's token match reads them instead of running the sentences."""
+    from index.split import split_sentences
+    from qa.answer import ExtractiveAnswerer
+    from qa.retrieve import HybridRetriever, to_passage
+    from qa.score import SentenceScorer
+    from qa.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "qa-data", embedding="minilm")
+    doc = tmp_path / "a.txt"
+    doc.write_text(PARA + "\n\n" + long_doc(30))
+    index_paths([doc], settings, progress=False)
+    store = open_store(settings)
+    ids = sorted(store.manifest.chunk_id_set())
+    tokens = store.manifest.sentence_tokens(ids)
+    assert set(tokens) == set(ids)
+    for cid, rec in store.manifest.chunks(ids).items():
+        assert len(tokens[cid]) == len(split_sentences(rec.text)) and all(len(t) > 3 for t in tokens[cid])
+    doc.write_text(PARA + "\n\n" + long_doc(30) + "\n\nA new closing paragraph about something else entirely.")
+    report = index_paths([doc], settings, progress=False)
+    after = store.manifest.chunk_id_set()
+    assert 0 < report.added < len(after) and set(store.manifest.sentence_tokens(sorted(after))) == after
+
+    question = "Who gave their name to Normandy?"
+    passages = [to_passage(d) for d in HybridRetriever(store=store, k=3).invoke(question)]
+    runs = []
+
+    def encode_tokens(texts):
+        runs.append(list(texts))
+        return store.embeddings.encode_tokens(texts)
+
+    e = store.embeddings
+    scorer = SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.manifest.sentence_vectors,
+                            query_tokens=e.query_tokens, stored_tokens=store.manifest.sentence_tokens, encode_tokens=encode_tokens)
+    with_tokens = ExtractiveAnswerer(scorer).answer(question, question, passages)
+    assert runs == [] and "Normans" in with_tokens.text  # the sentences' tokens all came from the index
+    scorer = SentenceScorer(e.encode, embed_query=e.embed_query, query_tokens=e.query_tokens, encode_tokens=encode_tokens)
+    alone = ExtractiveAnswerer(scorer).answer(question, question, passages)
+    assert len(runs) == 1 and len(runs[0]) > 1 and alone.text == with_tokens.text  # each sentence run alone: same answer
+    no_match = ExtractiveAnswerer(SentenceScorer(e.encode, embed_query=e.embed_query)).answer(question, question, passages)
+    assert with_tokens.citations[0].score > no_match.citations[0].score  # the token match adds to the score
