@@ -369,10 +369,6 @@ class MiniLMEmbeddings(Embeddings):
             return np.zeros((0, self.dimension), dtype=np.float32), [], []
         return self.document_encoder.encode(list(texts), spans, tokens=True)
 
-    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list]:
-        vectors, parts, _ = self.encode_chunks(texts, spans)
-        return vectors, parts
-
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
@@ -421,9 +417,6 @@ class FakeEmbeddings(Embeddings):
     def encode_chunks(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list, list]:
         """Like the real model's: each sentence gets the fake vector of its own text; no token states."""
         return self.encode(texts), [self.encode([t[a:b] for a, b in sp]) for t, sp in zip(texts, spans)], [None] * len(texts)
-
-    def encode_with_sentences(self, texts: list[str], spans: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list]:
-        return self.encode_chunks(texts, spans)[:2]
 
 
 @functools.lru_cache(maxsize=4)

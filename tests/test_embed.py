@@ -55,7 +55,7 @@ def test_documents_are_embedded_in_int8_and_questions_in_full_precision(exported
     assert cos.min() > 0.97 and cos.max() < 0.99999  # near fp32's vectors, and really quantised
     assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
     assert np.allclose(e.embed_query(TEXTS[0]), exact[0], atol=1e-6)  # the question: full precision
-    chunks, _ = e.encode_with_sentences(TEXTS[:2], [[(0, 5)], [(0, 4)]])
+    chunks, _, _ = e.encode_chunks(TEXTS[:2], [[(0, 5)], [(0, 4)]])
     assert np.allclose(chunks, docs[:2], atol=1e-6)  # indexing uses the document encoder...
     assert np.allclose(e.embed_documents([TEXTS[1]])[0], docs[1], atol=1e-6)  # ...and batch-mates change nothing
     q = e.embed_query("When was Li Xiaolin born?")
@@ -98,7 +98,7 @@ def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
     text = "The Normans gave their name to Normandy. The river Seine flows through Paris to the sea."
     cut = text.index(" The river") + 1
     far = "word " * 300 + "A sentence past the token limit."
-    vectors, parts = e.encode_with_sentences([text, far], [[(0, cut - 1), (cut, len(text))], [(1500, len(far))]])
+    vectors, parts, _ = e.encode_chunks([text, far], [[(0, cut - 1), (cut, len(text))], [(1500, len(far))]])
     assert np.allclose(vectors, e.encode([text, far]), atol=1e-5)  # the chunk vectors are the usual ones
     alone = e.encode([text[: cut - 1], text[cut:]])
     assert parts[0].shape == (2, 384) and np.allclose(np.linalg.norm(parts[0], axis=1), 1.0, atol=1e-5)
@@ -106,7 +106,7 @@ def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
     assert same[0, 0] > same[0, 1] and same[1, 1] > same[1, 0]  # each is its own sentence, in context
     assert not parts[1].any()  # truncated away: zeros, which the answerer treats as missing
     torch_runtime = MiniLMEmbeddings(runtime="torch", dtype="float32", cache=cache)
-    assert torch_runtime.encode_with_sentences([text], [[(0, 5)]])[1] == [None]
+    assert torch_runtime.encode_chunks([text], [[(0, 5)]])[1] == [None]
 
 
 def test_token_states_come_from_the_chunks_own_pass_and_pack_to_int8(exported):
