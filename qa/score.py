@@ -158,6 +158,35 @@ def context_token_match(q_tokens: list[np.ndarray], sentences: list[Sentence], s
     return out
 
 
+def fill(cache: dict, keys: list[str], make: Callable[[list[str]], dict], limit: int) -> dict:
+    """`keys`' entries (those `make` has), from `cache` or made now for the ones it lacks; a cache
+    about to pass `limit` entries is emptied first."""
+    missing = [k for k in dict.fromkeys(keys) if k not in cache]
+    if missing:
+        if len(cache) + len(missing) > limit:
+            cache.clear()
+            missing = list(dict.fromkeys(keys))
+        cache.update(make(missing))
+    return {k: cache[k] for k in keys if k in cache}
+
+
+def by_sentence(passages: list[Passage], stored: dict[str, list], usable: Callable[[object], object]) -> dict[tuple[str, int], object]:
+    """Rows stored per chunk (one per sentence, in `split_sentences` order), keyed by (source, the
+    sentence's start offset); a chunk whose row count differs (split by another splitter) and rows
+    that are not `usable` are left out (pure)."""
+    found: dict[tuple[str, int], object] = {}
+    for p in passages:
+        rows = stored.get(p.id)
+        if rows is None:
+            continue
+        spans = split_sentences(p.text)
+        if len(rows) == len(spans):
+            for span, row in zip(spans, rows):
+                if usable(row):
+                    found[(p.source, p.start + span.start)] = row
+    return found
+
+
 @dataclass
 class SentenceScorer:
     """Scores the sentences of retrieved passages, finding (or making) their vectors."""
@@ -182,24 +211,14 @@ class SentenceScorer:
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """Vectors for `texts`, computing only those not seen before."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            if len(self._cache) + len(missing) > self.cache_size:
-                self._cache.clear()
-            self._cache.update(zip(missing, self.encode(missing)))
-        return np.stack([self._cache[t] for t in texts])
+        found = fill(self._cache, texts, lambda missing: dict(zip(missing, self.encode(missing))), self.cache_size)
+        return np.stack([found[t] for t in texts])
 
     def sentence_vectors(self, sentences: list[Sentence], passages: list[Passage]) -> np.ndarray:
         """A vector per sentence: the stored one where the index has it, else embedded (cached)."""
-        found: dict[tuple[str, int], np.ndarray] = {}
         stored = self.stored([p.id for p in passages]) if self.stored else {}
-        for p in passages:
-            rows = stored.get(p.id)
-            spans = split_sentences(p.text) if rows is not None else []
-            if rows is not None and len(rows) == len(spans):  # else stored by another splitter: ignore
-                for span, row in zip(spans, rows):
-                    if row.any():  # zeros: the sentence lay past the model's token limit
-                        found[(p.source, p.start + span.start)] = row
+        # zeros: the sentence lay past the model's token limit
+        found = by_sentence(passages, stored, lambda row: bool(row.any()))
         keys = [(passages[s.passage].source, s.start) for s in sentences]
         missing = [s.text for s, k in zip(sentences, keys) if k not in found]
         embedded = iter(self.vectors(missing)) if missing else iter(())
@@ -207,13 +226,11 @@ class SentenceScorer:
 
     def alone_tokens(self, texts: list[str]) -> list[np.ndarray]:
         """Token vectors of `texts`, each run alone (cached), words only, as stored ones are."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._token_cache))
-        if missing:
-            if len(self._token_cache) + len(missing) > self.cache_size:
-                self._token_cache.clear()
-            for text, states in zip(missing, self.encode_tokens(missing)):
-                self._token_cache[text] = span_tokens(states, text, [(0, len(text))])[0]
-        return [self._token_cache[t] for t in texts]
+        def make(missing: list[str]) -> dict[str, np.ndarray]:
+            return {t: span_tokens(st, t, [(0, len(t))])[0] for t, st in zip(missing, self.encode_tokens(missing))}
+
+        found = fill(self._token_cache, texts, make, self.cache_size)
+        return [found[t] for t in texts]
 
     def sentence_tokens(self, sentences: list[Sentence], previous: list[Sentence | None],
                         passages: list[Passage]) -> tuple[list[np.ndarray], list[np.ndarray | None]] | None:
@@ -222,16 +239,10 @@ class SentenceScorer:
         lead; None when there is no token match (no question tokens, or nothing to make them with)."""
         if self.query_tokens is None or (self.stored_tokens is None and self.encode_tokens is None):
             return None
-        found: dict[tuple[str, int], np.ndarray] = {}
         wanted = [p.id for p in passages] + [p.lead_chunk for p in passages if p.lead_chunk]
         stored = self.cached_stored_tokens(wanted)
+        found = by_sentence(passages, stored, len)  # none: the sentence lay past the model's token limit
         for p in passages:
-            rows = stored.get(p.id)
-            spans = split_sentences(p.text) if rows is not None else []
-            if rows is not None and len(rows) == len(spans):  # else stored by another splitter: ignore
-                for span, tokens in zip(spans, rows):
-                    if len(tokens):  # none: the sentence lay past the model's token limit
-                        found[(p.source, p.start + span.start)] = tokens
             lead = stored.get(p.lead_chunk) if p.lead_chunk else None
             if lead is not None and p.lead_index is not None and p.lead_index < len(lead) and len(lead[p.lead_index]):
                 found[(p.source, p.lead_start)] = lead[p.lead_index]
@@ -250,13 +261,7 @@ class SentenceScorer:
         answerer reads the chunks the reranker has just read)."""
         if self.stored_tokens is None:
             return {}
-        missing = [i for i in dict.fromkeys(ids) if i not in self._stored_tokens]
-        if missing:
-            if len(self._stored_tokens) + len(missing) > keep:
-                self._stored_tokens.clear()
-                missing = list(dict.fromkeys(ids))
-            self._stored_tokens.update(self.stored_tokens(missing))
-        return {i: self._stored_tokens[i] for i in ids if i in self._stored_tokens}
+        return fill(self._stored_tokens, ids, self.stored_tokens, keep)
 
     def question_tokens(self, query: str, asked: str | None) -> list[np.ndarray] | None:
         """The content tokens of the query and, when it differs, of the question as typed."""
