@@ -235,21 +235,20 @@ class Indexer:
             update += [r for r in p.records if r.id in existing and existing[r.id] != r.metadata()]
             stale += sorted(set(existing) - {r.id for r in p.records})
         batch = self.store.max_batch_size
-        sentence_vectors: dict[str, tuple[bytes | None, bytes | None]] = {}  # of the chunks embedded now, by id
+        embedded: dict[str, dict[str, bytes | None]] = {}  # the chunks embedded now: id -> their svec and tvec
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
             vectors, sentences, tokens = embed_chunks(self.store.embeddings, [r.text for r in part])
             self.store.collection.add(ids=[r.id for r in part], embeddings=vectors, documents=[r.text for r in part],
                                       metadatas=[r.metadata() for r in part])
-            sentence_vectors.update(zip((r.id for r in part), zip(sentences, tokens)))
+            embedded.update((r.id, {"svec": sv, "tvec": tv}) for r, sv, tv in zip(part, sentences, tokens))
         for i in range(0, len(update), batch):
             part = update[i : i + batch]
             self.store.collection.update(ids=[r.id for r in part], metadatas=[r.metadata() for r in part])
         for i in range(0, len(stale), batch):
             self.store.collection.delete(ids=stale[i : i + batch])
         for p in self._pending:
-            records = [replace(r, svec=sentence_vectors.get(r.id, (None, None))[0], tvec=sentence_vectors.get(r.id, (None, None))[1])
-                       for r in p.records]
+            records = [replace(r, **embedded.get(r.id, {})) for r in p.records]
             self.store.manifest.commit_file(p.row, records)
             self.report.files_indexed += 1
         self.report.added += len(embed)
