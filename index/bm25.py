@@ -140,18 +140,28 @@ class Bm25Index:
         indptr = self._model.scores["indptr"]
         return int(indptr[t + 1] - indptr[t])
 
+    def idf(self, terms) -> dict[str, float]:
+        """BM25's (Lucene's) idf of each term, over main + delta (removed chunks still count
+        until the next rebuild): rare terms weigh most, and a term no chunk has, most of all."""
+        n = len(self._ids) + len(self._delta_ids)
+        out = {}
+        for term in terms:
+            df = self._main_df(term) + self._delta_df[term]
+            out[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return out
+
+    def word_idf(self, words: list[str]) -> dict[str, float | None]:
+        """Each word's idf as BM25 reads the word (the mean over its tokens: "China's" is "china");
+        None for a word BM25 does not index (a stopword of its list, a single letter)."""
+        tokens = tokenize(list(words)) if words else []
+        return {w: float(np.mean(list(self.idf(t).values()))) if t else None for w, t in zip(words, tokens)}
+
     def _delta_scores(self, terms: list[str]) -> dict[int, float]:
         """Lucene BM25 over the delta, with corpus statistics of main + delta."""
         k1, b = 1.5, 0.75
-        n = len(self._ids) + len(self._delta_ids)
         scores: dict[int, float] = defaultdict(float)
-        for term in set(terms):
-            postings = self._postings.get(term)
-            if not postings:
-                continue
-            df = self._main_df(term) + self._delta_df[term]
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-            for doc, tf in postings:
+        for term, idf in self.idf({t for t in terms if t in self._postings}).items():
+            for doc, tf in self._postings[term]:
                 norm = k1 * (1 - b + b * self._delta_len[doc] / self._avgdl)
                 scores[doc] += idf * tf * (k1 + 1) / (tf + norm)
         return scores

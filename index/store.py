@@ -307,6 +307,12 @@ class Store:
                 texts = self.manifest.chunks(sorted(added))
                 self.bm25.apply_delta([(i, texts[i].text) for i in sorted(added)], removed, gen)
 
+    def word_idf(self, words: list[str]) -> dict[str, float | None]:
+        """Each word's BM25 idf over the index (None for a word BM25 does not index): the weight a
+        question's word carries in the sentence scorer's word overlap."""
+        self.refresh_bm25()
+        return self.bm25.word_idf(words)
+
     # -- writer lock ---------------------------------------------------------------------------
     @contextmanager
     def writer(self):

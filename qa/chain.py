@@ -55,7 +55,7 @@ def sentence_scorer(store) -> SentenceScorer:
     e = store.embeddings
     return SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.manifest.sentence_vectors,
                           query_tokens=getattr(e, "query_tokens", None), stored_tokens=store.manifest.sentence_tokens,
-                          encode_tokens=getattr(e, "encode_tokens", None))
+                          encode_tokens=getattr(e, "encode_tokens", None), word_idf=store.word_idf)
 
 
 def build_retriever(settings: Settings, store, scorer: SentenceScorer | None = None, k: int | None = None) -> BaseRetriever:

@@ -91,8 +91,12 @@ def content_stems(text: str) -> set[str]:
     return set(stemmer().stemWords(content_words(text)))
 
 
-def stem_overlap(claim: set[str], quote: set[str]) -> float:
-    return len(claim & quote) / len(claim) if claim else 0.0
+def stem_overlap(claim: set[str], quote: set[str], weights: dict[str, float] | None = None) -> float:
+    """Share of the claim's stems that the quote has; with `weights`, a weighted share."""
+    if weights is None:
+        return len(claim & quote) / len(claim) if claim else 0.0
+    total = sum(weights.get(s, 1.0) for s in claim)
+    return sum(weights.get(s, 1.0) for s in claim & quote) / total if total else 0.0
 
 
 def word_overlap(claim: str, quote: str) -> float:

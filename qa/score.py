@@ -1,12 +1,12 @@
 """Sentence scoring, shared by the reranker and the extractive answerer.
 
-A sentence's score against a question is embedding similarity, word overlap (counting some of the
-sentence before it, whose subject it often carries), a token match (each of the question's content
-words against the sentence's words in context, ColBERT's MaxSim, counting the sentence before it the
-same way), and whether it holds the kind of thing asked for (a name for "who", a date for "when", a
-number for "how many").
-`score_sentences` is pure (vectors are given); `SentenceScorer` finds the vectors: the ones stored
-with each chunk at indexing time, else embedded here and cached.
+A sentence's score against a question is embedding similarity, word overlap (each of the question's
+words weighed by its idf over the index, counting some of the sentence before it, whose subject it
+often carries), a token match (each of the question's content words against the sentence's words in
+context, ColBERT's MaxSim, counting the sentence before it the same way), and whether it holds the
+kind of thing asked for (a name for "who", a date for "when", a number for "how many").
+`score_sentences` is pure (vectors and weights are given); `SentenceScorer` finds them: the vectors
+stored with each chunk at indexing time, else embedded here and cached, and the idf from the index.
 Leaves out: choosing what to answer (answer.py) and ordering passages (rerank.py).
 """
 from __future__ import annotations
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.bm25 import stemmer
 from index.embed import span_tokens
 from index.split import split_sentences
-from qa.cite import Sentence, content_stems, passage_sentences, previous_sentences, stem_overlap
+from qa.cite import Sentence, content_stems, content_words, passage_sentences, previous_sentences, stem_overlap
 from qa.schema import Passage
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b\d{1,2}(st|nd|rd|th)\s+century\b|\bcentur(y|ies)\b", re.I)
@@ -70,18 +71,32 @@ def leans_back(sentence: str) -> bool:
     return bool(_LEANS_BACK.match(sentence.lstrip()))
 
 
-def context_overlap(question: str, sentences: list[Sentence], previous: list[Sentence | None]) -> np.ndarray:
-    """Word overlap of each sentence with the question, counting part of what the sentence before
-    it adds: all of it for a sentence that leans back on it, half otherwise, as questions name the
-    subject the paragraph has already introduced (README, "Sentence context")."""
+def stem_weights(word_idf: dict[str, float | None]) -> dict[str, float]:
+    """The weight of each of a question's content stems, from its words' idf (pure): a word the
+    index does not weigh (None: BM25 drops it) counts as the least informative of the others."""
+    known = [w for w in word_idf.values() if w is not None]
+    low = min(known) if known else 1.0
+    out: dict[str, float] = {}
+    for word, w in word_idf.items():
+        stem = stemmer().stemWord(word)
+        out[stem] = max(out.get(stem, 0.0), low if w is None else w)
+    return out
+
+
+def context_overlap(question: str, sentences: list[Sentence], previous: list[Sentence | None],
+                    weights: dict[str, float] | None = None) -> np.ndarray:
+    """Word overlap of each sentence with the question (each word weighted by `weights`, its idf,
+    where given), counting part of what the sentence before it adds: all of it for a sentence that
+    leans back on it, half otherwise, as questions name the subject the paragraph has already
+    introduced (README, "Sentence context")."""
     asked = content_stems(question)
     stems = [content_stems(s.text) for s in sentences]
-    out = np.array([stem_overlap(asked, st) for st in stems])
+    out = np.array([stem_overlap(asked, st, weights) for st in stems])
     for j, prev in enumerate(previous):
         if prev is None:
             continue
         prev_stems = stems[j - 1] if j and prev is sentences[j - 1] else content_stems(prev.text)  # else a lead
-        gain = stem_overlap(asked, prev_stems | stems[j]) - out[j]
+        gain = stem_overlap(asked, prev_stems | stems[j], weights) - out[j]
         if gain > 0:
             out[j] += gain * (1.0 if leans_back(sentences[j].text) else W_CONTEXT)
     return out
@@ -111,22 +126,23 @@ def token_match(q_tokens: np.ndarray, s_tokens: np.ndarray) -> float:
 def score_sentences(question: str, sentences: list[Sentence], q_vec: np.ndarray, s_vecs: np.ndarray,
                     previous: list[Sentence | None] | None = None, asked: str | None = None,
                     q_tokens: list[np.ndarray] | None = None, s_tokens: list[np.ndarray] | None = None,
-                    prev_tokens: list[np.ndarray | None] | None = None) -> np.ndarray:
+                    prev_tokens: list[np.ndarray | None] | None = None, weights: dict[str, float] | None = None) -> np.ndarray:
     """The extractive score of each sentence (pure: vectors are given); `previous[j]` is the sentence
     before sentence j, where known. `question` is the query retrieval ran (a follow-up with what it
     carries from the conversation); `asked`, the follow-up as typed: a sentence's word overlap is the
     better of the two, so the carried names do not outweigh what the follow-up itself asks about.
     `q_tokens` (the content tokens of the question and of `asked`) and `s_tokens` (each sentence's
     tokens; `prev_tokens`, those of the sentence before it, where known) add the token match, the
-    better of the two questions' likewise; without them it is 0."""
+    better of the two questions' likewise; without them it is 0. `weights` (stem -> idf, for the
+    words of both questions) weigh the word overlap; without them every word counts the same."""
     if not sentences:
         return np.zeros(0)
     dense = s_vecs @ q_vec
     qtype = question_type(question)
     previous = previous or [None] * len(sentences)
-    lexical = context_overlap(question, sentences, previous)
+    lexical = context_overlap(question, sentences, previous, weights)
     if asked and asked != question:
-        lexical = np.maximum(lexical, context_overlap(asked, sentences, previous))
+        lexical = np.maximum(lexical, context_overlap(asked, sentences, previous, weights))
     typed = np.array([type_match(qtype, s.text, question) for s in sentences])
     tokens = np.zeros(len(sentences))
     if q_tokens and s_tokens is not None:
@@ -202,6 +218,9 @@ class SentenceScorer:
     query_tokens: Callable[[str], object] | None = None
     stored_tokens: Callable[[list[str]], dict[str, list[np.ndarray]]] | None = None
     encode_tokens: Callable[[list[str]], list] | None = None
+    # Each word's idf over the index (None for a word it does not weigh), to weigh the word
+    # overlap; without it every word counts the same.
+    word_idf: Callable[[list[str]], dict[str, float | None]] | None = None
     cache_size: int = 50_000  # sentence vectors kept in memory: a corpus's sentences recur across questions
 
     def __post_init__(self):
@@ -284,7 +303,15 @@ class SentenceScorer:
         tokens = self.sentence_tokens(sentences, previous, passages)
         s_tokens, prev_tokens = tokens if tokens is not None else (None, None)
         q_tokens = self.question_tokens(query, asked) if tokens is not None else None
-        return sentences, previous, score_sentences(query, sentences, q_vec, s_vecs, previous, asked, q_tokens, s_tokens, prev_tokens)
+        return sentences, previous, score_sentences(query, sentences, q_vec, s_vecs, previous, asked, q_tokens, s_tokens,
+                                                    prev_tokens, self.weights(query, asked))
+
+    def weights(self, query: str, asked: str | None) -> dict[str, float] | None:
+        """The idf weights of the words of `query` and `asked` (0.1 ms: not cached), or None
+        without `word_idf`."""
+        if self.word_idf is None:
+            return None
+        return stem_weights(self.word_idf(list(dict.fromkeys(content_words(query) + content_words(asked or "")))))
 
     def query_vector(self, query: str) -> np.ndarray:
         return np.asarray(self.embed_query(query), dtype=np.float32) if self.embed_query else self.vectors([query])[0]
@@ -294,7 +321,7 @@ class SentenceScorer:
         q_tokens = self.question_tokens(query, asked) if self.encode_tokens else None
         s_tokens = self.alone_tokens([sentence.text]) if q_tokens is not None else None
         return float(score_sentences(query, [sentence], self.query_vector(query), self.vectors([sentence.text]), asked=asked,
-                                     q_tokens=q_tokens, s_tokens=s_tokens)[0])
+                                     q_tokens=q_tokens, s_tokens=s_tokens, weights=self.weights(query, asked))[0])
 
     def best_per_passage(self, query: str, passages: list[Passage]) -> np.ndarray:
         """Each passage's best sentence score (0 for a passage without sentences)."""

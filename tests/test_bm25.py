@@ -19,6 +19,18 @@ def test_delta_search_matches_a_rebuild_in_order(tmp_path):
     assert [i for i, _ in main.search("number7", 3)] == [i for i, _ in full.search("number7", 3)]
 
 
+def test_word_idf_weighs_rare_words_over_common_ones_in_main_and_delta(tmp_path):
+    rows = [(f"d{i}", f"a story about rivers, number{i}" + (" and a castle" if i < 5 else "")) for i in range(40)]
+    index = Bm25Index(tmp_path / "a")
+    index.build(rows, generation=1)
+    idf = index.word_idf(["rivers", "castle", "Castle's", "zebra", "the", "u"])
+    assert idf["rivers"] < idf["castle"] < idf["zebra"]  # in every chunk < in five < in none
+    assert idf["Castle's"] == idf["castle"]  # read as BM25 reads it
+    assert idf["the"] is None and idf["u"] is None  # words BM25 does not index
+    index.apply_delta([(f"n{i}", "a zebra by the river") for i in range(10)], removed=set(), generation=2)
+    assert index.word_idf(["zebra"])["zebra"] < idf["zebra"]  # the delta's chunks count
+
+
 def test_file_edits_update_bm25_without_a_rebuild(tmp_path, settings):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -39,3 +51,17 @@ def test_file_edits_update_bm25_without_a_rebuild(tmp_path, settings):
     fresh = open_store(settings)
     fresh.refresh_bm25()
     assert [i for i, _ in fresh.bm25.search("quokka", 5)] == hits
+
+
+def test_the_chains_sentence_scorer_weighs_words_by_the_index(tmp_path, settings):
+    from qa.chain import sentence_scorer
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"f{i}.txt").write_text(f"The harbour holds boats. Note {i}." + (" A quokka lives here." if i == 3 else ""))
+    store = open_store(settings)
+    index_paths([docs], settings, store=store, progress=False)
+    weights = sentence_scorer(store).weights("Does a quokka sail boats?", None)
+    assert set(weights) == {"quokka", "sail", "boat"}
+    assert weights["boat"] < weights["quokka"] < weights["sail"]  # in every file < in one < in none

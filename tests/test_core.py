@@ -9,8 +9,8 @@ from qa.cite import Sentence, check_generated, parse_markers, passage_sentences,
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
-from qa.score import (context_overlap, context_token_match, leans_back, question_type, score_sentences, token_match,
-                      token_maxes, type_match)
+from qa.score import (context_overlap, context_token_match, leans_back, question_type, score_sentences, stem_weights,
+                      token_match, token_maxes, type_match)
 
 
 def test_rrf_fuse_rewards_agreement():
@@ -119,6 +119,19 @@ def test_a_follow_ups_own_words_outweigh_the_names_it_carries():
     both = score_sentences(query, sentences, flat[1], flat[0], previous_sentences(sentences, passages),
                            asked="What did he say about civilians?")
     assert both[0] > both[1] and both[1] == carried[1]
+
+
+def test_idf_weights_make_the_rare_word_of_a_question_count_most():
+    weights = stem_weights({"castle": 3.0, "built": 0.5, "u": None})
+    assert weights == {"castl": 3.0, "built": 0.5, "u": 0.5}  # stemmed; a word the index drops counts least
+    text = "The castle stood on a hill. The bridge was built in 1911."
+    passages = [Passage("a", "c.md", 0, len(text), text)]
+    sentences = passage_sentences(passages)
+    previous = [None, None]  # each sentence alone
+    q = "When was the castle built?"
+    assert list(context_overlap(q, sentences, previous)) == [0.5, 0.5]  # one word of two each
+    weighted = context_overlap(q, sentences, previous, weights)
+    assert weighted[0] == pytest.approx(3.0 / 3.5) and weighted[1] == pytest.approx(0.5 / 3.5)
 
 
 def test_a_chunks_first_sentence_leans_back_on_the_chunk_before():
