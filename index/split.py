@@ -20,7 +20,7 @@ _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "e.g", "i.e", "no", "inc",
     "ltd", "co", "corp", "gen", "col", "lt", "sgt", "capt", "rev", "gov", "sen", "rep", "u.s",
     "u.k", "u.n", "fig", "al", "approx", "dept", "est", "jan", "feb", "mar", "apr", "jun", "jul",
-    "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ft",
+    "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ft", "ca", "cf", "viz", "vol", "pp",
 }
 _WORD = re.compile(r"\S+")
 

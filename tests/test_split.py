@@ -19,6 +19,9 @@ def test_sentences_are_exact_slices_and_respect_abbreviations():
     spans = split_sentences(text)
     got = [text[s.start : s.end] for s in spans]
     assert got == ["Dr. Smith met J. Doe in the U.S. on Monday.", "He left!", "Then:", "A new line.", "\"Quoted.\"", "End"]
+    text = "The population amounted to ca. 2 million at that time. See vol. 3, pp. 12-14. It grew."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [
+        "The population amounted to ca. 2 million at that time.", "See vol. 3, pp. 12-14.", "It grew."]
 
 
 def test_chunks_are_exact_cover_everything_and_overlap_by_one_sentence():
