@@ -207,6 +207,8 @@ def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int 
         f"| answerable wrongly abstained | {ab['answerable_wrongly_abstained']:.3f} |",
         f"| latency p50 / p95 (ms) | {m['latency_ms']['p50']:.0f} / {m['latency_ms']['p95']:.0f} |", "",
         "## Abstention threshold trade-off", "",
+        "Containment at each threshold counts the answers this run gave; below the run's own threshold "
+        "it cannot count the questions the run abstained on, so it stays at the run's figure.", "",
         "| threshold | unanswerable abstained | answerable abstained | containment |", "|---|---|---|---|",
         *[f"| {p['threshold']:.3f} | {p['abstain_unanswerable']:.3f} | {p['abstain_answerable']:.3f} | {p['containment']:.3f} |" for p in ab["curve"]],
     ]
