@@ -92,11 +92,11 @@ def content_stems(text: str) -> set[str]:
 
 
 def stem_overlap(claim: set[str], quote: set[str], weights: dict[str, float] | None = None) -> float:
-    """Share of the claim's stems that the quote has; with `weights`, a weighted share."""
-    if weights is None:
-        return len(claim & quote) / len(claim) if claim else 0.0
-    total = sum(weights.get(s, 1.0) for s in claim)
-    return sum(weights.get(s, 1.0) for s in claim & quote) / total if total else 0.0
+    """Share of the claim's stems that the quote has; with `weights`, a weighted share (a stem
+    without a weight counts 1)."""
+    weight = (weights or {}).get
+    total = sum(weight(s, 1.0) for s in claim)
+    return sum(weight(s, 1.0) for s in claim & quote) / total if total else 0.0
 
 
 def word_overlap(claim: str, quote: str) -> float:
