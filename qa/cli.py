@@ -103,6 +103,8 @@ def cmd_eval(args, settings: Settings) -> int:
     dataset = Path(args.dataset)
     if not dataset.is_file():
         raise UsageError(f"no such dataset file: {dataset}")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be 1 or more (the number of questions to evaluate)")
     m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=not args.json)
     if args.report:
         Path(args.report).write_text(report_markdown(m, records, dataset.name), encoding="utf-8")

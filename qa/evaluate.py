@@ -20,6 +20,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
+from qa.errors import UsageError
 from qa.settings import Settings
 
 THRESHOLDS = [round(x, 3) for x in np.arange(0.30, 0.91, 0.025)]
@@ -64,33 +65,92 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # -- datasets -------------------------------------------------------------------------------------
+JSONL_LINE = '{"question": "...", "answers": ["..."], "answerable": true, "source": "a file in --docs"}'
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path.name} is not UTF-8 text; save it as UTF-8") from None
+
+
 def load_squad(path: Path, docs_dir: Path) -> list[Example]:
-    """Write each paragraph of a SQuAD 2.0 file to `docs_dir` and return its questions."""
+    """Write each paragraph of a SQuAD 2.0 file to `docs_dir` and return its questions; a file that
+    is not SQuAD 2.0 is a UsageError saying where it parts from it."""
     from index.indexer import source_name
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    try:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path.name} is not JSON ({e.msg}, line {e.lineno}); qa eval takes a SQuAD 2.0 .json, "
+                         "or a .jsonl (one question object a line) with --docs") from None
+    if not (isinstance(data, dict) and isinstance(data.get("data"), list)):
+        raise UsageError(f'{path.name} is not SQuAD 2.0 (no "data" list of articles); for your own questions, '
+                         "write a .jsonl and pass --docs")
     examples = []
-    for article in data:
-        slug = re.sub(r"\W+", "_", article["title"]).strip("_")[:60]
-        for i, para in enumerate(article["paragraphs"]):
-            doc = docs_dir / slug / f"{i:03d}.txt"
-            doc.parent.mkdir(parents=True, exist_ok=True)
-            doc.write_text(para["context"], encoding="utf-8")
-            for qa in para["qas"]:
-                answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
-                answerable = not qa.get("is_impossible", False) and bool(answers)
-                examples.append(Example(qa["question"], answers, answerable, source_name(doc)))
+    where = "the file"
+    try:
+        for a, article in enumerate(data["data"], start=1):
+            where = f"article {a}"
+            slug = re.sub(r"\W+", "_", article["title"]).strip("_")[:60]
+            for i, para in enumerate(article["paragraphs"]):
+                where = f"article {a}, paragraph {i + 1}"
+                doc = docs_dir / slug / f"{i:03d}.txt"
+                doc.parent.mkdir(parents=True, exist_ok=True)
+                doc.write_text(para["context"], encoding="utf-8")
+                for qa in para["qas"]:
+                    answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                    answerable = not qa.get("is_impossible", False) and bool(answers)
+                    examples.append(Example(qa["question"], answers, answerable, source_name(doc)))
+    except (KeyError, TypeError, AttributeError) as e:
+        what = f"no {e}" if isinstance(e, KeyError) else "not shaped as SQuAD 2.0"
+        raise UsageError(f"{path.name}, {where}: {what}; each article needs a title and paragraphs, "
+                         "each paragraph a context and qas") from None
     return examples
+
+
+def parse_line(d: object, where: str) -> Example:
+    """One JSONL line's object -> an Example, its source as written (pure). A line that cannot be
+    read as meant is a UsageError naming it (`where`), rather than figures that quietly mislead."""
+    if not isinstance(d, dict):
+        raise UsageError(f"{where}: not an object; each line is one object such as {JSONL_LINE}")
+    question = d.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise UsageError(f'{where}: "question" must be a non-empty string')
+    answers = d.get("answers", [])
+    answers = [answers] if isinstance(answers, str) else answers  # one answer, given alone
+    if not (isinstance(answers, list) and all(isinstance(a, str) and a.strip() for a in answers)):
+        raise UsageError(f'{where}: "answers" must be a list of non-empty strings')
+    answerable = d.get("answerable", bool(answers))  # as in SQuAD 2.0: no answers, unanswerable
+    if not isinstance(answerable, bool):
+        raise UsageError(f'{where}: "answerable" must be true or false, not {json.dumps(answerable)}')
+    if answerable and not answers:
+        raise UsageError(f'{where}: answerable but no "answers"; list the answer strings, or set "answerable": false')
+    source = d.get("source")
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        raise UsageError(f'{where}: "source" must be a file name, relative to --docs')
+    return Example(question, list(dict.fromkeys(answers)), answerable, source)
 
 
 def load_jsonl(path: Path, docs_dir: Path) -> list[Example]:
     from index.indexer import source_name  # gold sources named as the index names them
 
+    if not docs_dir.is_dir():
+        raise UsageError(f"--docs {docs_dir} is not a folder; give the folder of documents the questions are about")
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            d = json.loads(line)
-            src = source_name(docs_dir / d["source"]) if d.get("source") else None
-            out.append(Example(d["question"], list(d.get("answers", [])), bool(d.get("answerable", True)), src))
+    for n, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {n}"
+        try:
+            ex = parse_line(json.loads(line), where)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{where}: not JSON ({e.msg}); each line is one object such as {JSONL_LINE}") from None
+        if ex.source is not None:
+            if not (docs_dir / ex.source).is_file():
+                raise UsageError(f'{where}: source "{ex.source}" is not a file in {docs_dir}; give its path relative to --docs')
+            ex.source = source_name(docs_dir / ex.source)
+        out.append(ex)
     return out
 
 
@@ -234,22 +294,27 @@ def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int 
 # -- the run (I/O) --------------------------------------------------------------------------------
 def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit: int | None = None,
              work_dir: Path | None = None, progress: bool = True) -> tuple[dict, list[Record]]:
+    """Evaluate in `work_dir`, or else in a temporary folder removed when done (its index can take
+    hundreds of MB)."""
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
+            return run_eval(dataset, settings, docs, limit, Path(tmp), progress)
     from tqdm import tqdm
 
     from index.indexer import index_paths
     from index.store import open_store
     from qa.chain import build_chain
 
-    work = Path(work_dir or tempfile.mkdtemp(prefix="qa-eval-"))
+    work = Path(work_dir)
     docs_dir = work / "docs"
     if dataset.suffix == ".jsonl":
         if docs is None:
-            from qa.errors import UsageError
-
             raise UsageError("a JSONL dataset needs --docs FOLDER (the documents its questions are about)")
         examples, corpus = load_jsonl(dataset, docs), docs
     else:
         examples, corpus = load_squad(dataset, docs_dir), docs_dir
+    if not examples:
+        raise UsageError(f"{dataset.name} holds no questions")
     if limit:
         examples = _spread(examples, limit)
     # An isolated index: never the user's data directory.

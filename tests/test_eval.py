@@ -1,12 +1,16 @@
 """`qa eval` on a spread subset of SQuAD 2.0 (tests/data, CC BY-SA 4.0), real model, isolated index."""
+import re
 from pathlib import Path
 
 import pytest
 
 from conftest import cli_json
-from qa.evaluate import Example, Record, by_folder, contains_answer, metrics, normalize, report_markdown, token_f1
+from qa.errors import UsageError
+from qa.evaluate import Example, Record, by_folder, contains_answer, load_jsonl, load_squad, metrics, normalize, report_markdown, token_f1
 
 DATA = Path(__file__).parent / "data" / "squad2-dev-a.json"
+SEEDS = Path(__file__).parent.parent / "seeds"
+GOOD = '{"question": "Who heads the department?", "answers": ["Liu Jianchao"], "source": "000_85dd2a9e8a7d58fd.txt"}'
 
 
 def test_squad_normalisation_and_scores():
@@ -66,13 +70,68 @@ def test_qa_eval_json_on_a_subset(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.integration
-def test_qa_eval_on_a_jsonl_over_a_folder(capsys, monkeypatch):
+def test_qa_eval_on_a_jsonl_over_a_folder(capsys, monkeypatch, tmp_path):
+    import tempfile
+
     monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = Path(__file__).parent / "data" / "seeds-questions.jsonl"
     m = cli_json(capsys, "eval", str(data), "--docs", "seeds", "--json")
     assert (m["questions"], m["answerable"], m["unanswerable"]) == (3, 2, 1)
     assert m["retrieval"]["hit@1"] == 1.0 and m["answers"]["containment"] == 1.0
     assert m["abstention"]["unanswerable_abstained"] == 1.0 and m["citations"]["validity"] == 1.0
+    # The isolated index was in a temporary folder, and is gone.
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("line, says", [
+    ("not json", "not JSON"),
+    ('["Who?"]', "not an object"),
+    ('{"answers": ["x"]}', '"question" must be'),
+    ('{"question": "Who?", "answers": [""]}', '"answers" must be'),
+    ('{"question": "Who?", "answers": ["x"], "answerable": "false"}', '"answerable" must be true or false'),
+    ('{"question": "Who?", "answerable": true}', 'answerable but no "answers"'),
+    ('{"question": "Who?", "answers": ["x"], "source": "missing.txt"}', 'source "missing.txt" is not a file'),
+])
+def test_a_jsonl_line_that_cannot_be_read_as_meant_is_named(tmp_path, line, says):
+    data = tmp_path / "q.jsonl"
+    data.write_text(f"{GOOD}\n\n{line}\n", encoding="utf-8")
+    with pytest.raises(UsageError) as e:
+        load_jsonl(data, SEEDS)
+    assert str(e.value).startswith("q.jsonl line 3: ") and says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_jsonl_takes_one_answer_alone_and_reads_no_answers_as_unanswerable(tmp_path):
+    data = tmp_path / "q.jsonl"
+    data.write_text(f'{GOOD}\n{{"question": "Who?", "answers": "Blinken"}}\n{{"question": "Capital of Peru?"}}\n', encoding="utf-8")
+    a, b, c = load_jsonl(data, SEEDS)
+    assert a.answerable and a.source.endswith("seeds/000_85dd2a9e8a7d58fd.txt")
+    assert (b.answers, b.answerable, b.source) == (["Blinken"], True, None)
+    assert (c.answers, c.answerable) == ([], False)
+
+
+@pytest.mark.parametrize("content, says", [
+    ('{"question": "Who?"}\n{"question": "When?"}', "is not JSON (Extra data, line 2)"),
+    ("[1, 2]", 'no "data" list'),
+    ('{"data": [{"title": "T", "paragraphs": [{"qas": []}]}]}', "article 1, paragraph 1: no 'context'"),
+])
+def test_a_file_that_is_not_squad_says_where(tmp_path, content, says):
+    data = tmp_path / "set.json"
+    data.write_text(content, encoding="utf-8")
+    with pytest.raises(UsageError, match=re.escape(says)):
+        load_squad(data, tmp_path / "docs")
+
+
+def test_qa_eval_on_a_bad_dataset_is_one_line_and_exit_2(tmp_path, capsys):
+    from conftest import run_cli
+
+    data = tmp_path / "q.jsonl"
+    data.write_text(f'{GOOD}\n{{"question": "Who?", "answers": ["x"], "answerable": "no"}}\n', encoding="utf-8")
+    code, out, err = run_cli(capsys, "eval", str(data), "--docs", str(SEEDS))
+    assert code == 2 and out == ""
+    assert err.startswith('error: q.jsonl line 2: "answerable" must be true or false') and err.count("\n") == 1
+    code, _, err = run_cli(capsys, "eval", str(DATA), "--limit", "0")
+    assert code == 2 and "--limit" in err
 
 
 def test_jsonl_without_docs_is_a_usage_error(capsys):
