@@ -318,8 +318,8 @@ def build_demo(settings: Settings, app: App | None = None):
 
 
 def main(settings: Settings | None = None, open_browser: bool = False, block: bool = True):
-    settings = settings or load_settings()
     try:
+        settings = settings or load_settings()
         check_bind(settings.host, settings.auth)
         demo = build_demo(settings)
     except QAError as e:

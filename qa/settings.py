@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,16 +31,16 @@ class Settings(BaseSettings):
     embed_runtime: Literal["onnx", "torch"] = "onnx"
     # Where the ONNX export of the model and its int8 copy are kept (made once, from the installed model).
     model_cache: Path = Path("~/.cache/qa-local")
-    embed_batch_size: int = 64
+    embed_batch_size: int = Field(default=64, ge=1)
 
     # Chunking: sentences are packed into chunks of at most this many words.
-    chunk_words: int = 120
+    chunk_words: int = Field(default=120, ge=1)
     # No overlap: measured better on every `qa eval` figure than one sentence of overlap (hit@5
     # 0.932 vs 0.919, containment 0.751 vs 0.741), and 15% fewer tokens to embed.
-    chunk_overlap_sentences: int = 0
+    chunk_overlap_sentences: int = Field(default=0, ge=0)
     # Heavier parsers (PDF, DOCX, HTML) run in a worker bounded by these.
-    parse_timeout_s: float = 60.0
-    parse_memory_mb: int = 2048
+    parse_timeout_s: float = Field(default=60.0, gt=0)
+    parse_memory_mb: int = Field(default=2048, ge=64)
 
     # `extractive` (offline, default) | `ollama:MODEL` | `openai:MODEL`
     answerer: str = "extractive"
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     # Candidates taken from each retriever before fusion.
     fetch_k: int = Field(default=20, ge=1, le=200)
-    rrf_k: int = 60
+    rrf_k: int = Field(default=60, ge=0)
     # Reranking (qa/rerank.py): this many fused candidates are reordered by their best sentence's
     # score, then the first `top_k` kept; 0 turns it off. `rerank_weight` is the sentence order's
     # weight in the fusion against 1 for retrieval's (qa eval: 1 -> hit@1 0.750, 2 -> 0.799; README).
@@ -61,21 +61,47 @@ class Settings(BaseSettings):
     abstain_threshold: float = 0.65
     # Generative answerer: a cited sentence below this support score is flagged unsupported.
     support_threshold: float = 0.45
-    max_answer_sentences: int = 2
-    max_question_chars: int = 2000
+    max_answer_sentences: int = Field(default=2, ge=1)
+    max_question_chars: int = Field(default=2000, ge=1)
 
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: int = Field(default=7860, ge=1, le=65535)
     auth: str | None = None  # "user:password"
-    max_file_mb: int = 50
-    concurrency: int = 2  # answers computed at once (one per core)
-    queue_size: int = 16  # requests waiting beyond this are told to try again
+    max_file_mb: int = Field(default=50, ge=1)
+    concurrency: int = Field(default=2, ge=1)  # answers computed at once (one per core)
+    queue_size: int = Field(default=16, ge=1)  # requests waiting beyond this are told to try again
 
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
 
+# Settings a command-line flag can set, by the flag's name.
+FLAGS = {"top_k": "--k", "port": "--port", "host": "--host"}
+
+
 def load_settings(**overrides) -> Settings:
-    """Settings from the environment, with explicit overrides (CLI flags) on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, with explicit overrides (CLI flags) on top. A bad value is a
+    UsageError naming the variable (or flag) and what it should be, in one line."""
+    from qa.errors import UsageError
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as e:
+        raise UsageError(settings_error(e, set(given))) from None
+
+
+def settings_error(e: ValidationError, flags: set[str]) -> str:
+    """Pydantic's errors -> one line, each bad value named as the user set it (pure):
+    `QA_TOP_K='abc': input should be a valid integer ...` or `--k 0: input should be ...`."""
+    parts, from_env = [], False
+    for err in e.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        msg = err["msg"][:1].lower() + err["msg"][1:]
+        if field in flags and field in FLAGS:
+            parts.append(f"{FLAGS[field]} {err.get('input')}: {msg}")
+        else:
+            parts.append(f"QA_{field.upper()}={err.get('input')!r}: {msg}")
+            from_env = True
+    return "; ".join(parts) + (" (set it right, or unset it for the default)" if from_env else "")

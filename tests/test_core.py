@@ -1,4 +1,5 @@
-"""Pure parts of answering: fusion, markers, the abstention rule, question types, follow-ups."""
+"""Pure parts of answering: fusion, markers, the abstention rule, question types, follow-ups; and
+how a bad setting is told."""
 import numpy as np
 import pytest
 from conftest import bag_encode
@@ -207,3 +208,21 @@ def test_document_text_renders_inert():
     md = chat_markdown(Answer("x [1]", citations=[Citation(1, "d.txt", 0, len(evil), evil, 0.9)]))
     assert "<script>" not in md and "](http" not in md and "![" not in md
     assert md_escape("a*b_c") == "a\\*b\\_c"
+
+
+@pytest.mark.parametrize("env, argv, says", [
+    ({"QA_TOP_K": "abc"}, ["status"], "QA_TOP_K='abc': input should be a valid integer"),
+    ({"QA_EMBED_DTYPE": "int4"}, ["status"], "QA_EMBED_DTYPE='int4': input should be 'auto'"),
+    ({}, ["ask", "Who?", "--k", "0"], "--k 0: input should be greater than or equal to 1"),
+    ({}, ["serve", "--port", "99999"], "--port 99999: input should be less than or equal to 65535"),
+])
+def test_a_bad_setting_is_one_line_naming_it(monkeypatch, capsys, tmp_path, env, argv, says):
+    from conftest import run_cli
+
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {says}") and err.count("\n") == 1
+    assert ("unset it for the default" in err) == bool(env)  # a flag is fixed where it was typed
