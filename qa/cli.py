@@ -123,11 +123,13 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_bench(args, settings: Settings) -> int:
     from qa.bench import format_table, run_bench
 
+    from qa.errors import UsageError
+
     corpus = Path(args.corpus) if args.corpus else None
     if corpus is not None and not corpus.exists():
-        from qa.errors import UsageError
-
         raise UsageError(f"no such corpus: {corpus}")
+    if args.questions < 1 or any(n < 1 for n in args.scale + args.server_scale):
+        raise UsageError("--questions, --scale and --server-scale take counts of 1 or more")
     result = run_bench(corpus, args.scale, args.server_scale, args.questions)
     print(json.dumps(result) if args.json else format_table(result))
     return 0

@@ -82,11 +82,9 @@ def load_squad(path: Path, docs_dir: Path) -> list[Example]:
     try:
         data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
-        raise UsageError(f"{path.name} is not JSON ({e.msg}, line {e.lineno}); qa eval takes a SQuAD 2.0 .json, "
-                         "or a .jsonl (one question object a line) with --docs") from None
+        raise UsageError(f"{path.name} is not JSON ({e.msg}, line {e.lineno}); expected a SQuAD 2.0 file") from None
     if not (isinstance(data, dict) and isinstance(data.get("data"), list)):
-        raise UsageError(f'{path.name} is not SQuAD 2.0 (no "data" list of articles); for your own questions, '
-                         "write a .jsonl and pass --docs")
+        raise UsageError(f'{path.name} is not SQuAD 2.0 (no "data" list of articles)')
     examples = []
     where = "the file"
     try:
@@ -312,7 +310,10 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
             raise UsageError("a JSONL dataset needs --docs FOLDER (the documents its questions are about)")
         examples, corpus = load_jsonl(dataset, docs), docs
     else:
-        examples, corpus = load_squad(dataset, docs_dir), docs_dir
+        try:
+            examples, corpus = load_squad(dataset, docs_dir), docs_dir
+        except UsageError as e:
+            raise UsageError(f"{e} (questions of your own go in a .jsonl, one object a line, with --docs)") from None
     if not examples:
         raise UsageError(f"{dataset.name} holds no questions")
     if limit:

@@ -26,3 +26,11 @@ def test_bench_json_emits_every_key(tmp_path, capsys):
     assert scale["chunks"] == 1500 and scale["store"] == "embedded"
     for key in ("dense_ms", "bm25_ms", "fused_ms", "answer_ms", "query_embedding_ms"):
         assert scale[key]["p50"] is not None and scale[key]["p95"] >= scale[key]["p50"]
+
+
+@pytest.mark.parametrize("argv", [["--questions", "0"], ["--scale", "1000", "-5"]])
+def test_bench_refuses_counts_under_one_before_running(capsys, argv):
+    from conftest import run_cli
+
+    code, out, err = run_cli(capsys, "bench", *argv)
+    assert code == 2 and out == "" and err.startswith("error: --questions, --scale and --server-scale take counts")

@@ -132,6 +132,10 @@ def test_qa_eval_on_a_bad_dataset_is_one_line_and_exit_2(tmp_path, capsys):
     assert err.startswith('error: q.jsonl line 2: "answerable" must be true or false') and err.count("\n") == 1
     code, _, err = run_cli(capsys, "eval", str(DATA), "--limit", "0")
     assert code == 2 and "--limit" in err
+    named_json = tmp_path / "q.json"  # questions one a line, in a file named as SQuAD's
+    named_json.write_text(f"{GOOD}\n{GOOD}\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "eval", str(named_json))
+    assert code == 2 and "is not JSON (Extra data, line 2)" in err and "a .jsonl" in err and err.count("\n") == 1
 
 
 def test_jsonl_without_docs_is_a_usage_error(capsys):
