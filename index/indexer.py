@@ -37,12 +37,13 @@ class IndexReport:
     files_removed: int = 0
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    other_types: dict[str, int] = field(default_factory=dict)  # files in the folders it does not read, by suffix
 
     def to_dict(self) -> dict:
         return {
             "added": self.added, "skipped": self.skipped, "deleted": self.deleted, "updated": self.updated,
             "files_indexed": self.files_indexed, "files_removed": self.files_removed,
-            "failed": self.failed, "seconds": round(self.seconds, 3),
+            "failed": self.failed, "seconds": round(self.seconds, 3), "other_types": self.other_types,
         }
 
     def summary(self) -> str:
@@ -51,7 +52,12 @@ class IndexReport:
             f"{self.deleted} deleted; {self.skipped} unchanged; {len(self.failed)} skipped with errors"
             f" ({self.seconds:.1f}s)."
         )
-        return "\n".join([line] + [f"  skipped {f['path']}: {f['error']}" for f in self.failed])
+        lines = [line] + [f"  skipped {f['path']}: {f['error']}" for f in self.failed]
+        if self.other_types:
+            kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(self.other_types.items(), key=lambda kv: (-kv[1], kv[0])))
+            lines.append(f"  not read: {sum(self.other_types.values())} file(s) of other types ({kinds}); "
+                         f"it reads {' '.join(SUPPORTED_SUFFIXES)}")
+        return "\n".join(lines)
 
 
 def source_name(path: Path) -> str:
@@ -64,11 +70,13 @@ def source_name(path: Path) -> str:
         return absolute.as_posix()
 
 
-def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Files to index under `paths` (sorted, hidden entries skipped), and the folder prefixes
-    whose vanished files should be dropped from the index. Raises UsageError for a missing path."""
+def discover(paths: list[Path]) -> tuple[list[Path], list[str], dict[str, int]]:
+    """Files to index under `paths` (sorted, hidden entries skipped), the folder prefixes whose
+    vanished files should be dropped from the index, and how many files in the folders are of a
+    type it does not read, by suffix. Raises UsageError for a missing path."""
     files: list[Path] = []
     roots: list[str] = []
+    other: Counter[str] = Counter()
     for p in paths:
         if not p.exists() and not p.is_symlink():
             raise UsageError(f"no such file or folder: {p}")
@@ -77,11 +85,15 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
             for dirpath, dirnames, filenames in os.walk(p, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in sorted(filenames):
-                    if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
+                    if name.startswith("."):
+                        continue
+                    if name.lower().endswith(SUPPORTED_SUFFIXES):
                         files.append(Path(dirpath) / name)
+                    else:
+                        other[Path(name).suffix.lower() or "(no suffix)"] += 1
         else:
             files.append(p)
-    return files, roots
+    return files, roots, dict(other)
 
 
 def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
@@ -143,7 +155,7 @@ class Indexer:
 
     def run(self, paths: list[Path]) -> IndexReport:
         t0 = time.perf_counter()
-        files, roots = discover(paths)
+        files, roots, self.report.other_types = discover(paths)
         self.check_model()
         seen: set[str] = set()
         from tqdm import tqdm
@@ -265,7 +277,7 @@ def up_to_date(paths: list[Path], settings: Settings) -> IndexReport | None:
     if not manifest_path.exists() or settings.chroma_url:
         return None
     t0 = time.perf_counter()
-    files, roots = discover(paths)
+    files, roots, other = discover(paths)
     from index.store import Manifest
 
     manifest = Manifest(manifest_path)
@@ -285,7 +297,7 @@ def up_to_date(paths: list[Path], settings: Settings) -> IndexReport | None:
             return None
     if any(src.startswith(root) and src not in seen for src in rows for root in roots):
         return None
-    return IndexReport(skipped=len(files), seconds=time.perf_counter() - t0)
+    return IndexReport(skipped=len(files), seconds=time.perf_counter() - t0, other_types=other)
 
 
 def _model_id(settings: Settings) -> str:

@@ -208,6 +208,25 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(tmp_path, sett
     assert status["documents"] == 2 + (os.geteuid() == 0)
 
 
+def test_files_of_other_types_in_a_folder_are_counted_not_silently_passed_over(tmp_path, settings, capsys):
+    from conftest import run_cli
+
+    d = tmp_path / "docs"
+    (d / "sub").mkdir(parents=True)
+    (d / "good.txt").write_text(PARA)
+    (d / "memo.rtf").write_text("{\\rtf1 Rollo}")
+    (d / "sub" / "a.PNG").write_bytes(b"\x89PNG")
+    (d / "sub" / "b.png").write_bytes(b"\x89PNG")
+    (d / "LICENSE").write_text("MIT")
+    (d / ".hidden.rtf").write_text("not counted")
+    out = cli_json(capsys, "index", str(d), "--json")
+    assert out["files_indexed"] == 1 and out["failed"] == []
+    assert out["other_types"] == {".png": 2, ".rtf": 1, "(no suffix)": 1}
+    code, text, _ = run_cli(capsys, "index", str(d))  # unchanged: the same count, without indexing
+    assert code == 0
+    assert "not read: 4 file(s) of other types (2 .png, 1 (no suffix), 1 .rtf); it reads .txt .md" in text
+
+
 def test_a_file_that_vanishes_mid_run_is_reported(tmp_path, settings, monkeypatch):
     import index.indexer as ix
 
