@@ -122,7 +122,6 @@ def cmd_eval(args, settings: Settings) -> int:
 
 def cmd_bench(args, settings: Settings) -> int:
     from qa.bench import format_table, run_bench
-
     from qa.errors import UsageError
 
     corpus = Path(args.corpus) if args.corpus else None

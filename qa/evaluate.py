@@ -88,11 +88,11 @@ def load_squad(path: Path, docs_dir: Path) -> list[Example]:
     examples = []
     where = "the file"
     try:
-        for a, article in enumerate(data["data"], start=1):
-            where = f"article {a}"
+        for n, article in enumerate(data["data"], start=1):
+            where = f"article {n}"
             slug = re.sub(r"\W+", "_", article["title"]).strip("_")[:60]
             for i, para in enumerate(article["paragraphs"]):
-                where = f"article {a}, paragraph {i + 1}"
+                where = f"article {n}, paragraph {i + 1}"
                 doc = docs_dir / slug / f"{i:03d}.txt"
                 doc.parent.mkdir(parents=True, exist_ok=True)
                 doc.write_text(para["context"], encoding="utf-8")

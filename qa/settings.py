@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.errors import UsageError
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
@@ -83,8 +85,6 @@ FLAGS = {"top_k": "--k", "port": "--port", "host": "--host"}
 def load_settings(**overrides) -> Settings:
     """Settings from the environment, with explicit overrides (CLI flags) on top. A bad value is a
     UsageError naming the variable (or flag) and what it should be, in one line."""
-    from qa.errors import UsageError
-
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
