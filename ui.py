@@ -285,7 +285,7 @@ def build_demo(settings: Settings, app: App | None = None):
                 with gr.Accordion("Add documents", open=False):
                     upload = gr.File(file_count="multiple", file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
                                      label="Drop files here", elem_id="qa-upload")
-                    upload_status = gr.Dataframe(headers=["file", "status"], interactive=False, wrap=True, elem_id="qa-upload-status")
+                    upload_status = gr.Dataframe(headers=["file", "status"], interactive=False, wrap=True, column_widths=["35%", "65%"], elem_id="qa-upload-status")
                 with gr.Accordion("Library", open=False):
                     library = gr.Dataframe(value=_library_rows(app), headers=["document", "chunks", "date"], interactive=False, wrap=True, elem_id="qa-library")
                     with gr.Row():

@@ -123,9 +123,21 @@ def test_unanswerable_question_looks_like_an_abstention(page):
 def test_upload_then_ask_about_it(page, tmp_path):
     doc = tmp_path / "harbour notes.md"
     doc.write_text("# Harbour\n\nThe lighthouse keeper of Port Kestrel is Marguerite Osei, appointed in 1998.", encoding="utf-8")
+    bad = tmp_path / "minutes.pdf"
+    bad.write_bytes(b"%PDF-1.4 cut off here")
     page.click("text=Add documents")
-    page.locator("#qa-upload input[type=file]").set_input_files(str(doc))
-    page.wait_for_function("() => (document.querySelector('#qa-upload-status')?.innerText || '').includes('indexed')", timeout=60_000)
+    page.locator("#qa-upload input[type=file]").set_input_files([str(doc), str(bad)])
+    page.wait_for_function("() => ['indexed', 'skipped'].every(w => (document.querySelector('#qa-upload-status')?.innerText || '').includes(w))",
+                           timeout=60_000)
+    # The skipped file's reason is shown whole: no box between it and the table scrolls sideways to hide it.
+    clipped = page.evaluate("""() => {
+        const root = document.querySelector('#qa-upload-status');
+        const cell = [...root.querySelectorAll('*')].find(e => e.children.length === 0 && (e.innerText || '').includes('corrupt'));
+        const out = [];
+        for (let x = cell; x && x !== root; x = x.parentElement) if (x.scrollWidth > x.clientWidth + 1) out.push([x.tagName, x.scrollWidth, x.clientWidth]);
+        return out;
+    }""")
+    assert clipped == [], clipped
     ask(page, "Who is the lighthouse keeper of Port Kestrel?")
     assert "Marguerite Osei" in last_bot(page)
     chip = page.locator("#qa-chips label").first
