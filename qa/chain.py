@@ -1,4 +1,5 @@
-"""The chain: {question, history} -> check -> rewrite follow-up -> retrieve -> rerank -> answer -> cite.
+"""The chain: {question, history} -> check -> take off a chat lead-in -> rewrite follow-up -> retrieve ->
+rerank -> answer -> cite.
 
 A LangChain Runnable built by `build_chain(settings)`. `chain.stream(...)` yields Answer
 snapshots (a generative answer's draft grows, then the checked answer comes last);
@@ -50,6 +51,37 @@ def check_question(question: str, max_chars: int) -> str | None:
     return None
 
 
+# How people lead into a question in a chat ("Can you tell me who Blinken is?", "I'd like to know
+# ..."): none of it is what the documents are asked about, and the words weigh against the sentence
+# that answers (idf makes a word the documents never use the heaviest of all), so it is taken off.
+_LEAD_INS = [re.compile(p, re.I) for p in (
+    r"(hi|hello|hey|ok|okay|so|well|and|also|now)\b[\s,!.:;-]+",
+    r"please\b[\s,]*",
+    r"(can|could|would|will)\s+you\s+(please\s+)?",
+    r"(tell|show|give)\s+me\s+((all|everything|more|something|anything|a\s+bit|a\s+little)\s+)?((about|on|regarding|concerning)\s+)?",
+    r"(explain|describe)\s+((to\s+me|for\s+me)\s+)?",
+    r"(i\s+(want|wanna|need|would\s+like)\s+to\s+(know|find\s+out|learn|understand)|i\s*['’]d\s+like\s+to\s+know|"
+    r"(do|does)\s+(you|anyone|the\s+documents?)\s+know|i\s+(wonder|was\s+wondering)|let\s+me\s+know)\s+((about|regarding)\s+)?",
+    r"what\s+(do|does)\s+(you|the\s+documents?|it|they)\s+(know|say)\s+(about|of|on)\s+",
+)]
+_TRAILING = re.compile(r"(\s*,\s*(please|thanks|thank\s+you))+\s*([.!?]*)$", re.I)  # "..., please?" (not "as they please")
+
+
+def plain_question(question: str) -> str:
+    """The question without a chat lead-in or a trailing "please" (pure): "Can you tell me who
+    Blinken is?" -> "who Blinken is?". A question that would be left with no words stays as asked."""
+    plain = question.strip()
+    changed = True
+    while changed:
+        changed = False
+        for lead in _LEAD_INS:
+            m = lead.match(plain)
+            if m and m.end() < len(plain):
+                plain, changed = plain[m.end():].lstrip(), True
+    plain = _TRAILING.sub(r"\3", plain)
+    return plain if plain != question.strip() and content_words(plain) else question
+
+
 def sentence_scorer(store) -> SentenceScorer:
     """Scores sentences with the vectors the index stored for them and the retriever's cached query vector."""
     e = store.embeddings
@@ -90,13 +122,16 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
         question = inp.get("question") or ""
         history = [h for h in (inp.get("history") or []) if h and h.strip()]
         problem = check_question(question, settings.max_question_chars)
-        query = question
+        query = plain = plain_question(question) if problem is None else question
         if problem is None and history:
             if llm is None:
-                query = rewrite_followup(question, history)
+                query = rewrite_followup(plain, history)
             else:
-                query = str(llm.invoke(condense_messages(question, history)).content).strip() or question
-        return {"question": question, "history": history, "query": query, "problem": problem,
+                query = str(llm.invoke(condense_messages(question, history)).content).strip() or plain
+        # The extractive answerer scores sentences against the question without its lead-in; an LLM
+        # reads the question as the person wrote it.
+        asked = plain if llm is None else question
+        return {"question": asked, "history": history, "query": query, "problem": problem,
                 "timings": {"rewrite_ms": (time.perf_counter() - t0) * 1000}, "t0": t0}
 
     def retrieve(state: dict) -> dict:

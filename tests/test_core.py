@@ -5,7 +5,7 @@ import pytest
 from conftest import bag_encode
 
 from qa.answer import choose_sentences, rewrite_followup, should_abstain
-from qa.chain import EMPTY_QUESTION, OVERVIEW, SMALL_TALK, check_question
+from qa.chain import EMPTY_QUESTION, OVERVIEW, SMALL_TALK, check_question, plain_question
 from qa.cite import Sentence, check_generated, parse_markers, passage_sentences, previous_sentences, word_overlap
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
@@ -201,6 +201,26 @@ def test_followups_carry_the_previous_question():
     assert rewrite_followup("Why did they clash?", ["what about israel and china"]) == "Why did they clash? (israel china)"
     assert rewrite_followup("Who is Wang Yi?", ["Who is Irit Ben-Abba?"]) == "Who is Wang Yi?"
     assert rewrite_followup("What did she tell them?", []) == "What did she tell them?"
+
+
+@pytest.mark.parametrize("asked, plain", [
+    ("Can you tell me who Blinken is?", "who Blinken is?"),
+    ("Hi, could you please tell me what China opposes, please?", "what China opposes?"),
+    ("I'd like to know about the two-state solution.", "the two-state solution."),
+    ("Tell me everything about Wang Yi", "Wang Yi"),
+    ("Do you know who Liu Jianchao is?", "who Liu Jianchao is?"),
+    ("What do the documents say about Xinjiang?", "Xinjiang?"),
+    ("Explain the two-state solution", "the two-state solution"),
+    # left as asked: no lead-in, a lead-in only at the start, or nothing left after it
+    ("What did Blinken describe?", "What did Blinken describe?"),
+    ("Who can tell me about Xinjiang?", "Who can tell me about Xinjiang?"),
+    ("Name the governor", "Name the governor"),
+    ("What issues may members vote on as they please?", "What issues may members vote on as they please?"),
+    ("Tell me", "Tell me"),
+    ("So what?", "So what?"),
+])
+def test_a_chat_lead_in_is_taken_off_the_question(asked, plain):
+    assert plain_question(asked) == plain
 
 
 def test_document_text_renders_inert():

@@ -46,6 +46,18 @@ def test_unanswerable_question_abstains_without_citations(real_env, capsys):
     assert out["nearest"], "the closest passages are still shown, as nearest, not as citations"
 
 
+def test_a_question_asked_the_way_people_chat_is_answered_like_the_plain_one(real_env, capsys):
+    # "can you tell me" and "is" weighed against the answering sentence: this abstained (score 0.58)
+    out = cli_json(capsys, "ask", "Can you tell me who Blinken is?", "--json")
+    plain = cli_json(capsys, "ask", "Who is Blinken?", "--json")
+    assert out["abstained"] is False and out["query"] == "who Blinken is?"
+    assert "Blinken" in out["answer"]
+    for c in out["citations"]:
+        with open(ROOT / c["source"], encoding="utf-8", newline="") as f:
+            assert f.read()[c["start"] : c["end"]] == c["quote"]
+    assert [c["quote"] for c in out["citations"]] == [c["quote"] for c in plain["citations"]]
+
+
 def test_followup_uses_history(real_env, capsys):
     out = cli_json(capsys, "ask", "What did she tell them?", "--history", "Who is Irit Ben-Abba?", "--json")
     assert "Ben-Abba" in out["query"]
