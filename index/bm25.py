@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import numpy as np
 REBUILD_SHARE = 0.10  # rebuild the main index when the delta exceeds this share of it
 REBUILD_MIN = 2000  # ... and at least this many chunks (small corpora rebuild in no time anyway)
 
+# The tokenizer's version, saved with the index: an index saved by another is rebuilt on load.
+# 2: accents folded ("Möngke" and "Mongke" meet).
+TOKENIZER = 2
 _STEMMER = None
 
 
@@ -35,11 +39,22 @@ def stemmer():
     return _STEMMER
 
 
+def fold(text: str) -> str:
+    """`text` without accents ("Möngke" -> "Mongke", "Hervé" -> "Herve"), so a name typed either
+    way meets the other (pure). Other scripts keep their letters (NFC puts Hangul back together)."""
+    if text.isascii():
+        return text
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", bare)
+
+
 def tokenize(texts: list[str], return_ids: bool = False):
-    """The one tokenizer for BM25, indexing and querying alike: English stopwords, Snowball stems."""
+    """The one tokenizer for BM25, indexing and querying alike: accents folded, English stopwords,
+    Snowball stems."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=return_ids)
+    return bm25s.tokenize([fold(t) for t in texts], stopwords="en", stemmer=stemmer(), show_progress=False,
+                          return_ids=return_ids)
 
 
 class Bm25Index:
@@ -71,7 +86,7 @@ class Bm25Index:
             model = bm25s.BM25()
             model.index(tokens, show_progress=False)
             model.save(str(tmp), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": ids, "avgdl": avgdl}))
+        (tmp / "ids.json").write_text(json.dumps({"generation": generation, "ids": ids, "avgdl": avgdl, "tokenizer": TOKENIZER}))
         # Swap in whole: a reader never sees a half-written index.
         old = self.directory.with_name(self.directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -94,8 +109,11 @@ class Bm25Index:
         self._mask, self._delta_ids, self._postings, self._delta_len, self._delta_df = None, [], {}, [], Counter()
 
     def stored_generation(self) -> int:
+        """The manifest generation the saved index reflects; -1 when there is none, or it was
+        tokenized otherwise (so it is rebuilt)."""
         try:
-            return json.loads((self.directory / "ids.json").read_text())["generation"]
+            meta = json.loads((self.directory / "ids.json").read_text())
+            return meta["generation"] if meta.get("tokenizer") == TOKENIZER else -1
         except (OSError, ValueError, KeyError):
             return -1
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.bm25 import stemmer
+from index.bm25 import fold, stemmer
 from index.split import split_sentences
 from qa.schema import Citation, Passage
 
@@ -80,9 +80,9 @@ def word_spans(text: str, content_only: bool = False) -> np.ndarray:
 
 
 def content_words(text: str) -> list[str]:
-    """The words of `text` that carry content, lower-cased; a typographic apostrophe is read as a
-    plain one, so "China’s" and "China's" stem alike."""
-    return [w for w in (t.lower() for t in WORD.findall(text.replace("’", "'"))) if w not in STOPWORDS]
+    """The words of `text` that carry content, lower-cased and without accents (as BM25 reads
+    them); a typographic apostrophe is read as a plain one, so "China’s" and "China's" stem alike."""
+    return [w for w in (t.lower() for t in WORD.findall(fold(text.replace("’", "'")))) if w not in STOPWORDS]
 
 
 def content_stems(text: str) -> set[str]:

@@ -53,6 +53,37 @@ def test_file_edits_update_bm25_without_a_rebuild(tmp_path, settings):
     assert [i for i, _ in fresh.bm25.search("quokka", 5)] == hits
 
 
+def test_a_name_is_found_typed_with_or_without_its_accents(tmp_path):
+    rows = [("a", "Möngke Khan became Great Khan in 1251."), ("b", "Hervé served as a Byzantine general."),
+            ("c", "Kublai Khan founded the Yuan dynasty.")]
+    index = Bm25Index(tmp_path / "a")
+    index.build(rows[:2], generation=1)
+    index.apply_delta(rows[2:] + [("d", "Les Huguenots de Fécamp")], removed=set(), generation=2)
+    assert [i for i, _ in index.search("When did Mongke become Great Khan?", 1)] == ["a"]
+    assert [i for i, _ in index.search("herve", 1)] == ["b"]
+    assert [i for i, _ in index.search("Fecamp", 1)] == ["d"]  # in the delta too
+    assert [i for i, _ in index.search("Kūblai", 1)] == ["c"]  # and the other way round
+
+
+def test_an_index_saved_by_an_older_tokenizer_is_rebuilt(tmp_path, settings):
+    import json
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Möngke Khan became Great Khan in 1251.", encoding="utf-8")
+    store = open_store(settings)
+    index_paths([docs], settings, store=store, progress=False)
+    meta_path = settings.data_dir / "bm25" / "ids.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["tokenizer"]  # as the index of an earlier version was saved
+    meta_path.write_text(json.dumps(meta))
+    fresh = open_store(settings)
+    assert fresh.bm25.stored_generation() == -1
+    fresh.refresh_bm25()
+    assert fresh.bm25.stored_generation() == fresh.manifest.generation()
+    assert len(fresh.bm25.search("Mongke", 1)) == 1
+
+
 def test_the_chains_sentence_scorer_weighs_words_by_the_index(tmp_path, settings):
     from qa.chain import sentence_scorer
 
