@@ -10,6 +10,7 @@ little from exact BM25 until the next rebuild.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -70,6 +71,7 @@ class Bm25Index:
         self._postings: dict[str, list[tuple[int, int]]] = {}
         self._delta_len: list[int] = []
         self._delta_df: Counter = Counter()
+        self._sorted_vocab: list[str] | None = None
 
     # -- the main index ---------------------------------------------------------------------
     def build(self, rows: list[tuple[str, str]], generation: int) -> None:
@@ -105,6 +107,7 @@ class Bm25Index:
 
     def _set_main(self, model, ids: list[str], avgdl: float, generation: int) -> None:
         self._model, self._ids, self._avgdl, self._generation = model, ids, avgdl, generation
+        self._sorted_vocab: list[str] | None = None  # made when first needed (`unseen`)
         self._row = {cid: i for i, cid in enumerate(ids)}
         self._mask, self._delta_ids, self._postings, self._delta_len, self._delta_df = None, [], {}, [], Counter()
 
@@ -173,6 +176,31 @@ class Bm25Index:
         None for a word BM25 does not index (a stopword of its list, a single letter)."""
         tokens = tokenize(list(words)) if words else []
         return {w: float(np.mean(list(self.idf(t).values()))) if t else None for w, t in zip(words, tokens)}
+
+    def unseen(self, words: list[str], prefix: int = 4) -> list[str]:
+        """The words no indexed chunk has, as BM25 reads them (main + delta). A word counts as
+        seen when a term of the index shares its stem up to one of them ending, at least `prefix`
+        letters long: "Palestine" is seen in "Palestinian", "Normans" in "Normandy"."""
+        if self._sorted_vocab is None:
+            self._sorted_vocab = sorted(self._model.vocab_dict) if self._model is not None else []
+        vocab, main = self._sorted_vocab, self._model.vocab_dict if self._model is not None else {}
+
+        def has(term: str) -> bool:
+            return (term in main and self._main_df(term) > 0) or self._delta_df[term] > 0
+
+        def seen(term: str) -> bool:
+            if has(term):
+                return True
+            if len(term) < prefix:
+                return False
+            i = bisect.bisect_left(vocab, term)
+            if i < len(vocab) and vocab[i].startswith(term) and has(vocab[i]):
+                return True
+            return any(has(t) for t in self._delta_df if t.startswith(term)) or \
+                any(has(term[:k]) for k in range(prefix, len(term)))
+
+        tokens = tokenize(list(words)) if words else []
+        return [w for w, terms in zip(words, tokens) if terms and not any(seen(t) for t in terms)]
 
     def _delta_scores(self, terms: list[str]) -> dict[int, float]:
         """Lucene BM25 over the delta, with corpus statistics of main + delta."""

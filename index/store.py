@@ -313,6 +313,11 @@ class Store:
         self.refresh_bm25()
         return self.bm25.word_idf(words)
 
+    def unseen(self, words: list[str]) -> list[str]:
+        """The words no indexed chunk has (`Bm25Index.unseen`): what the documents never mention."""
+        self.refresh_bm25()
+        return self.bm25.unseen(words)
+
     # -- writer lock ---------------------------------------------------------------------------
     @contextmanager
     def writer(self):

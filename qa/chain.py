@@ -82,6 +82,19 @@ def plain_question(question: str) -> str:
     return plain if plain != question.strip() and content_words(plain) else question
 
 
+def question_names(question: str) -> list[str]:
+    """The names a question asks about (pure): its capitalised words after the first, without a
+    possessive ("Celeron's" -> "Celeron"); acronyms ("CCP") and initials ("U.S.") are left out, as
+    documents often spell them out."""
+    words = re.findall(r"[^\W\d_][\w-]*(?:['’][\w]+)?", question)
+    out = []
+    for w in words[1:]:
+        name = re.sub(r"['’]s?$", "", w)
+        if len(name) > 1 and name[:1].isupper() and not name.isupper() and name not in out:
+            out.append(name)
+    return out
+
+
 def sentence_scorer(store) -> SentenceScorer:
     """Scores sentences with the vectors the index stored for them and the retriever's cached query vector."""
     e = store.embeddings
@@ -136,10 +149,12 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
 
     def retrieve(state: dict) -> dict:
         if state["problem"]:
-            return {**state, "passages": []}
+            return {**state, "passages": [], "unmatched": []}
         t = time.perf_counter()
         passages = [to_passage(d) for d in retriever.invoke(state["query"])]
-        return {**state, "passages": passages, "timings": {**state["timings"], "retrieve_ms": (time.perf_counter() - t) * 1000}}
+        unmatched = store.unseen(question_names(state["question"]))  # the question as typed, not what it carries
+        return {**state, "passages": passages, "unmatched": unmatched,
+                "timings": {**state["timings"], "retrieve_ms": (time.perf_counter() - t) * 1000}}
 
     def answer(states: Iterator[dict]) -> Iterator[Answer]:
         state: dict = {}
@@ -150,7 +165,7 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
             return
         t = time.perf_counter()
         for ans in answerer.stream(state["question"], state["query"], state["passages"]):
-            ans.query, ans.passages = state["query"], state["passages"]
+            ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
             ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
                            "total_ms": (time.perf_counter() - state["t0"]) * 1000}
             yield ans

@@ -32,8 +32,21 @@ def citation_label(c: Citation | dict, full_path: bool = False) -> str:
     return f"[{get('n')}] {name}" + "".join(f" · {e}" for e in extras if e)
 
 
+def unmatched_note(answer: Answer | dict) -> str | None:
+    """What to say of the question's names that no document has, or None (pure)."""
+    names = answer.get("unmatched") if isinstance(answer, dict) else answer.unmatched
+    if not names:
+        return None
+    said = " or ".join(f"“{n}”" for n in names)
+    if (answer.get("abstained") if isinstance(answer, dict) else answer.abstained):
+        return f"No indexed document mentions {said}."
+    return f"No indexed document mentions {said}: the passages cited are the closest matches, not about it."
+
+
 def cli_text(answer: Answer) -> str:
     lines = [answer.text]
+    if note := unmatched_note(answer):
+        lines.append(f"Note: {note}")
     if answer.citations:
         lines.append("")
         for c in answer.citations:
@@ -48,11 +61,15 @@ def chat_markdown(answer: Answer, final: bool = True) -> str:
     """An answer as a chat message: the answer, then its sources; an abstention looks like one."""
     if answer.abstained and (answer.nearest or answer.text.startswith("I could not find")):
         parts = [f"**{NOT_FOUND_HEADLINE}.** {md_escape(answer.text)}"]
+        if note := unmatched_note(answer):
+            parts[0] += f" {md_escape(note)}"
         if answer.nearest:
             parts.append("*Closest matches (not citations):*")
             parts += [f"> *{md_escape(PurePath(c.source).name)}:* {md_escape(c.quote)}" for c in answer.nearest]
         return "\n\n".join(parts)
     parts = [md_escape(answer.text)]
+    if note := unmatched_note(answer):
+        parts.append(f"⚠️ {md_escape(note)}")
     if answer.unsupported:
         parts.append(f"⚠️ {len(answer.unsupported)} sentence(s) could not be checked against the documents and are marked.")
     if final and answer.citations:
@@ -98,6 +115,8 @@ def export_markdown(turns: list[tuple[str, Answer | dict]]) -> str:
     for question, ans in turns:
         d = ans.to_dict() if isinstance(ans, Answer) else ans
         out += [f"**Q:** {question}", "", f"**A:** {d['answer']}", ""]
+        if note := unmatched_note(d):
+            out += [f"*{note}*", ""]
         for c in d.get("citations", []):
             out.append(f"- {citation_label(c, full_path=True)} (chars {c['start']}-{c['end']}): “{c['quote']}”")
         out.append("")

@@ -63,6 +63,9 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)  # generative sentences that failed the check
     answerer: str = "extractive"
+    # Names in the question that no indexed document has: the documents are silent on them, so the
+    # passages cited are only the closest matches (render.py says so beside the answer).
+    unmatched: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -71,6 +74,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "nearest": [c.to_dict() for c in self.nearest],
             "unsupported": list(self.unsupported),
+            "unmatched": list(self.unmatched),
             "query": self.query,
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},

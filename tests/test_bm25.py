@@ -65,6 +65,17 @@ def test_a_name_is_found_typed_with_or_without_its_accents(tmp_path):
     assert [i for i, _ in index.search("Kūblai", 1)] == ["c"]  # and the other way round
 
 
+def test_unseen_names_the_words_no_chunk_has(tmp_path):
+    index = Bm25Index(tmp_path / "a")
+    index.build([("a", "The Palestinian issue and the Normandy landings."), ("b", "Wang Yi spoke with Möngke.")], generation=1)
+    index.apply_delta([("c", "Blinken visited Tel Aviv.")], removed=set(), generation=2)
+    asked = ["Wang", "Mongke", "Blinken", "Palestine", "Normans", "Ukraine", "Tokyo", "Aviv", "U", "the"]
+    # seen: in the main index, in the delta, without accents, or sharing a stem of 4+ letters;
+    # a single letter or a stopword is no word BM25 reads, so it is never called unseen
+    assert index.unseen(asked) == ["Ukraine", "Tokyo"]
+    assert Bm25Index(tmp_path / "empty").unseen(["Ukraine"]) == ["Ukraine"]
+
+
 def test_an_index_saved_by_an_older_tokenizer_is_rebuilt(tmp_path, settings):
     import json
 

@@ -223,6 +223,30 @@ def test_a_chat_lead_in_is_taken_off_the_question(asked, plain):
     assert plain_question(asked) == plain
 
 
+def test_question_names_are_its_capitalised_words_after_the_first():
+    from qa.chain import question_names
+
+    assert question_names("What did Wang Yi say about Ukraine?") == ["Wang", "Yi", "Ukraine"]
+    assert question_names("What was Old Briton’s response to Celeron's men?") == ["Old", "Briton", "Celeron"]
+    assert question_names("Who heads the CCP's department in the U.S.?") == []  # acronyms, letters
+    assert question_names("Blinken?") == [] and question_names("who is blinken") == []
+
+
+def test_a_name_no_document_has_is_said_beside_the_answer():
+    from qa.render import cli_text, export_markdown, unmatched_note
+
+    quote = Citation(1, "d.txt", 0, 20, "Wang Yi said things.", 0.8)
+    answered = Answer("Wang Yi said things. [1]", citations=[quote], unmatched=["Ukraine"])
+    assert "No indexed document mentions “Ukraine”: the passages cited are the closest matches" in cli_text(answered)
+    assert "⚠️ No indexed document mentions “Ukraine”" in chat_markdown(answered)
+    assert "No indexed document mentions “Ukraine”" in export_markdown([("q", answered)])
+    abstained = Answer("I could not find this in the indexed documents.", abstained=True, unmatched=["Ukraine", "Tokyo"])
+    assert unmatched_note(abstained) == "No indexed document mentions “Ukraine” or “Tokyo”."
+    assert "mentions “Ukraine” or “Tokyo”" in chat_markdown(abstained)
+    assert unmatched_note(Answer("x [1]", citations=[quote])) is None and "Note:" not in cli_text(Answer("x"))
+    assert answered.to_dict()["unmatched"] == ["Ukraine"]
+
+
 def test_document_text_renders_inert():
     evil = '<script>alert(1)</script> ![x](http://evil.example/a.png) [link](http://evil.example)'
     md = chat_markdown(Answer("x [1]", citations=[Citation(1, "d.txt", 0, len(evil), evil, 0.9)]))

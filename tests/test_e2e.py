@@ -58,6 +58,14 @@ def test_a_question_asked_the_way_people_chat_is_answered_like_the_plain_one(rea
     assert [c["quote"] for c in out["citations"]] == [c["quote"] for c in plain["citations"]]
 
 
+def test_a_name_the_documents_never_mention_is_said_not_passed_over(real_env, capsys):
+    out = cli_json(capsys, "ask", "What did Wang Yi say about Ukraine?", "--json")
+    assert out["unmatched"] == ["Ukraine"]  # the quotes about Wang Yi are the closest, and say so
+    assert cli_json(capsys, "ask", "What did Wang Yi say about civilians?", "--json")["unmatched"] == []
+    code, text, _ = run_cli(capsys, "ask", "When did Liu Jianchao visit Tokyo?")
+    assert code == 0 and "Note: No indexed document mentions “Tokyo”" in text
+
+
 def test_followup_uses_history(real_env, capsys):
     out = cli_json(capsys, "ask", "What did she tell them?", "--history", "Who is Irit Ben-Abba?", "--json")
     assert "Ben-Abba" in out["query"]
