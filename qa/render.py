@@ -68,8 +68,8 @@ def chat_markdown(answer: Answer, final: bool = True) -> str:
             parts += [f"> *{md_escape(PurePath(c.source).name)}:* {md_escape(c.quote)}" for c in answer.nearest]
         return "\n\n".join(parts)
     parts = [md_escape(answer.text)]
-    if note := unmatched_note(answer):
-        parts.append(f"⚠️ {md_escape(note)}")
+    if note := unmatched_note(answer):  # read before the answer it qualifies
+        parts.insert(0, f"⚠️ {md_escape(note)}")
     if answer.unsupported:
         parts.append(f"⚠️ {len(answer.unsupported)} sentence(s) could not be checked against the documents and are marked.")
     if final and answer.citations:
