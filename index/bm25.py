@@ -107,7 +107,7 @@ class Bm25Index:
 
     def _set_main(self, model, ids: list[str], avgdl: float, generation: int) -> None:
         self._model, self._ids, self._avgdl, self._generation = model, ids, avgdl, generation
-        self._sorted_vocab: list[str] | None = None  # made when first needed (`unseen`)
+        self._sorted_vocab = None  # made when first needed (`unseen`)
         self._row = {cid: i for i, cid in enumerate(ids)}
         self._mask, self._delta_ids, self._postings, self._delta_len, self._delta_df = None, [], {}, [], Counter()
 
@@ -178,15 +178,15 @@ class Bm25Index:
         return {w: float(np.mean(list(self.idf(t).values()))) if t else None for w, t in zip(words, tokens)}
 
     def unseen(self, words: list[str], prefix: int = 4) -> list[str]:
-        """The words no indexed chunk has, as BM25 reads them (main + delta). A word counts as
-        seen when a term of the index shares its stem up to one of them ending, at least `prefix`
-        letters long: "Palestine" is seen in "Palestinian", "Normans" in "Normandy"."""
+        """The words no indexed chunk has, as BM25 reads them (main + delta). A word's term also
+        counts as seen when a term of the index starts with it, or it starts with one, at least
+        `prefix` letters long: "Palestine" is seen in "Palestinian", "Normans" in "Normandy"."""
         if self._sorted_vocab is None:
             self._sorted_vocab = sorted(self._model.vocab_dict) if self._model is not None else []
-        vocab, main = self._sorted_vocab, self._model.vocab_dict if self._model is not None else {}
+        vocab = self._sorted_vocab
 
         def has(term: str) -> bool:
-            return (term in main and self._main_df(term) > 0) or self._delta_df[term] > 0
+            return self._main_df(term) > 0 or self._delta_df[term] > 0
 
         def seen(term: str) -> bool:
             if has(term):

@@ -34,11 +34,11 @@ def citation_label(c: Citation | dict, full_path: bool = False) -> str:
 
 def unmatched_note(answer: Answer | dict) -> str | None:
     """What to say of the question's names that no document has, or None (pure)."""
-    names = answer.get("unmatched") if isinstance(answer, dict) else answer.unmatched
-    if not names:
+    get = answer.get if isinstance(answer, dict) else lambda k: getattr(answer, k)
+    if not get("unmatched"):
         return None
-    said = " or ".join(f"“{n}”" for n in names)
-    if (answer.get("abstained") if isinstance(answer, dict) else answer.abstained):
+    said = " or ".join(f"“{n}”" for n in get("unmatched"))
+    if get("abstained"):
         return f"No indexed document mentions {said}."
     return f"No indexed document mentions {said}: the passages cited are the closest matches, not about it."
 
