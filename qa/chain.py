@@ -34,6 +34,8 @@ _OVERVIEW_CUES = frozenset("""summarize summarise summary summaries overview gis
 _OVERVIEW_WORDS = _OVERVIEW_CUES | frozenset("give tell main key points point topics topic contents content short brief briefly please all".split())
 SMALL_TALK = "Ask me a question about your documents: I answer from them only, with a citation for each claim."
 _SMALL_TALK_WORDS = frozenset("hi hello hey hiya thanks thank ok okay bye goodbye cheers".split())
+NO_DOCUMENTS = ("No documents are indexed yet: add some with \"Add documents\" in the browser, or `qa index PATH` "
+                "in a terminal, then ask again.")
 
 
 def check_question(question: str, max_chars: int) -> str | None:
@@ -152,6 +154,8 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
             return {**state, "passages": [], "unmatched": []}
         t = time.perf_counter()
         passages = [to_passage(d) for d in retriever.invoke(state["query"])]
+        if not passages and not store.manifest.counts()[1]:  # retrieval finds nothing only in an empty index
+            return {**state, "problem": NO_DOCUMENTS, "passages": [], "unmatched": []}
         unmatched = store.unseen(question_names(state["question"]))  # the question as typed, not what it carries
         return {**state, "passages": passages, "unmatched": unmatched,
                 "timings": {**state["timings"], "retrieve_ms": (time.perf_counter() - t) * 1000}}

@@ -2,6 +2,7 @@
 
   qa index [PATH ...] [--json] [--watch]   build or update the index (default: seeds/)
   qa ask QUESTION [--json] [--history Q]   answer from the index, with citations
+  qa chat [--json]                         a conversation in the terminal: one question a line
   qa status [--json]                       what the index holds
   qa serve [--port N] [--host H] [--open]  the chat UI (same as `python ui.py`)
 Errors are one line on stderr with an exit code (2: bad usage or path); never a traceback.
@@ -61,6 +62,43 @@ def cmd_ask(args, settings: Settings) -> int:
 
         print(cli_text(answer))
     return 0
+
+
+CHAT_HELP = "Ask a question and press Enter. /clear starts a new conversation; /quit or Ctrl-D leaves."
+
+
+def cmd_chat(args, settings: Settings) -> int:
+    """Questions from stdin, one a line, each answered with the earlier ones as its history, as in
+    the browser's chat; `/clear` forgets them. Interactive on a terminal (line editing, ↑ for earlier
+    lines), and a plain filter otherwise (`qa chat --json < questions.txt` prints one object a line)."""
+    from qa.chain import ask, build_chain
+    from qa.render import cli_text
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        import readline  # noqa: F401  (input() gets line editing and history)
+
+        print(CHAT_HELP, file=sys.stderr)
+    chain = build_chain(settings)
+    history: list[str] = []
+    while True:
+        try:
+            line = input("> " if interactive else "").strip()
+        except EOFError:
+            if interactive:
+                print(file=sys.stderr)  # end the prompt's line
+            return 0
+        if line in ("/quit", "/exit"):
+            return 0
+        if line == "/clear":
+            history = []
+            print("(new conversation)", file=sys.stderr)
+            continue
+        if not line:
+            continue
+        answer = ask(chain, line, history)
+        _print_json(answer.to_dict()) if args.json else print(cli_text(answer) + "\n", flush=True)
+        history.append(line)
 
 
 def status(settings: Settings) -> dict:
@@ -146,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--json", action="store_true")
     pa.add_argument("--history", action="append", help="an earlier question (repeatable, oldest first)")
     pa.add_argument("--k", type=int, dest="top_k")
+    pc = sub.add_parser("chat", help="a conversation in the terminal: one question a line, follow-ups understood")
+    pc.add_argument("--json", action="store_true", help="one JSON object a line per answer")
+    pc.add_argument("--k", type=int, dest="top_k")
     ps = sub.add_parser("status", help="what the index holds")
     ps.add_argument("--json", action="store_true")
     pe = sub.add_parser("eval", help="measure answer quality on a labelled set (isolated index)")
@@ -168,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`qa ask ... | head -1`): nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush fails silently too
+        return 141  # as a command ended by SIGPIPE
     except Exception as e:  # the last line of defence: one line, not a traceback
         if os.environ.get("QA_DEBUG"):
             raise

@@ -45,8 +45,8 @@ def unmatched_note(answer: Answer | dict) -> str | None:
 
 def cli_text(answer: Answer) -> str:
     lines = [answer.text]
-    if note := unmatched_note(answer):
-        lines.append(f"Note: {note}")
+    if note := unmatched_note(answer):  # read before the answer it qualifies, as in the UI
+        lines.insert(0, f"Note: {note}")
     if answer.citations:
         lines.append("")
         for c in answer.citations:

@@ -1,5 +1,6 @@
 """End to end with the real MiniLM model and a real Chroma on disk: the CLI contract."""
 import json
+import io
 import os
 import subprocess
 import sys
@@ -75,6 +76,24 @@ def test_followup_uses_history(real_env, capsys):
     assert alone["query"] == "What did she tell them?"
 
 
+def test_chat_keeps_the_conversation_until_cleared(real_env, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(
+        "Who is Wang Yi?\nWhat did he say about civilians?\n\n/clear\nWhat did he say about civilians?\n"))
+    code, out, err = run_cli(capsys, "chat", "--json")
+    assert code == 0 and "new conversation" in err
+    first, follow, fresh = (json.loads(line) for line in out.strip().splitlines())
+    assert "foreign minister" in first["answer"] and first["citations"][0]["source"] == "seeds/003_a8f53ad96f2022e1.txt"
+    assert "Wang Yi" in follow["query"] and "civilians" in follow["answer"]  # the follow-up carried the name
+    assert fresh["query"] == "What did he say about civilians?"  # /clear forgot it
+
+
+def test_an_empty_index_says_how_to_add_documents(capsys):
+    out = cli_json(capsys, "ask", "Who is Wang Yi?", "--json")
+    assert out["abstained"] and out["citations"] == [] and "qa index PATH" in out["answer"]
+    cli_json(capsys, "index", "seeds", "--json")
+    assert "qa index PATH" not in cli_json(capsys, "ask", "Who is Wang Yi?", "--json")["answer"]
+
+
 def test_indexing_twice_adds_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QA_EMBEDDING", "minilm")
     first = cli_json(capsys, "index", "seeds", "--json")
@@ -91,6 +110,19 @@ def test_bad_questions_get_a_clear_answer(real_env, capsys, question, expect):
     code, out, err = run_cli(capsys, "ask", question, "--json")
     assert code == 0 and err == ""
     assert expect in json.loads(out)["answer"]
+
+
+def test_a_reader_that_stops_early_gets_no_error(tmp_path):
+    """`qa status | head -1`, with the reader gone before the first line: no error message."""
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "d")}
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = subprocess.run([str(Path(sys.executable).with_name("qa")), "status"], stdout=write, stderr=subprocess.PIPE,
+                           text=True, env=env, timeout=120)
+    finally:
+        os.close(write)
+    assert (r.returncode, r.stderr) == (141, "")
 
 
 def test_the_installed_qa_command_reports_a_missing_path_in_one_line(tmp_path):
