@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.bm25 import fold
 from qa.cite import Sentence, check_generated, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
@@ -48,6 +49,44 @@ def choose_sentences(sentences: list[Sentence], previous: list[Sentence | None],
     return chosen
 
 
+# "Who is Liu?", "What was the Scottish Parliament?", and as a chat lead-in leaves it ("Can you tell
+# me who Blinken is?" -> "who Blinken is?"): a question that asks what a name is.
+_NAME = r"(?i:the\s+)?(?P<name>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)"
+_BE = r"(?i:is|was|are|were)"
+_DEFINITIONS = (re.compile(rf"\s*(?i:who|what)\s+{_BE}\s+{_NAME}\s*[?.!]*\s*$"),
+                re.compile(rf"\s*(?i:who|what)\s+{_NAME}\s+{_BE}\s*[?.!]*\s*$"))
+
+
+def definition_subject(question: str) -> str | None:
+    """The name a "Who is X?" / "What is X?" question asks about, or None (pure)."""
+    for pattern in _DEFINITIONS:
+        if m := pattern.match(question):
+            return m.group("name")
+    return None
+
+
+def mentions(sentence: str, name: str) -> bool:
+    """Whether every word of `name` is a word of `sentence`, case and accents aside (pure)."""
+    words = set(re.findall(r"[\w-]+", fold(sentence).lower()))  # "Liu's" holds "liu"
+    return all(w in words for w in re.findall(r"[\w-]+", fold(name).lower()))
+
+
+def introduction_first(name: str | None, sentences: list[Sentence], sources: list[str], scores: np.ndarray,
+                       order: list[int], ratio: float) -> list[int]:
+    """`order` with the sentence that introduces `name` moved to the front (pure): of the sentences
+    that mention it and score at least `ratio` of the best, the earliest in the document of the best
+    of them. Writers say who someone is where they first name them ("Liu Jianchao, who heads ..."),
+    and later call them by a short name ("Liu said ..."), which a "Who is Liu?" matches as well."""
+    if not name or not order:
+        return order
+    near = [i for i in order if scores[i] >= ratio * scores[order[0]] and mentions(sentences[i].text, name)]
+    if not near:
+        return order
+    source = sources[near[0]]
+    first = min((i for i in near if sources[i] == source), key=lambda i: sentences[i].start)
+    return [first] + [i for i in order if i != first]
+
+
 @dataclass
 class ExtractiveAnswerer:
     scorer: SentenceScorer
@@ -73,6 +112,8 @@ class ExtractiveAnswerer:
         order = [int(i) for i in np.argsort(-scores)]
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
+        sources = [passages[x.passage].source for x in sentences]
+        order = introduction_first(definition_subject(question), sentences, sources, scores, order, self.second_ratio)
         chosen = choose_sentences(sentences, previous, scores, order, self.max_sentences, self.second_ratio)
         scored = {(s.passage, s.start): float(x) for s, x in zip(sentences, scores)}
         citations, parts = [], []

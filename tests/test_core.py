@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import bag_encode
 
-from qa.answer import choose_sentences, rewrite_followup, should_abstain
+from qa.answer import choose_sentences, definition_subject, introduction_first, rewrite_followup, should_abstain
 from qa.chain import EMPTY_QUESTION, OVERVIEW, SMALL_TALK, check_question, plain_question
 from qa.cite import Sentence, check_generated, parse_markers, passage_sentences, previous_sentences, word_overlap
 from qa.render import chat_markdown, md_escape
@@ -158,6 +158,30 @@ def test_an_answer_that_leans_back_brings_its_antecedent():
     assert [c.text for c in chosen] == ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen."]
     s, prev, _ = fest(split_at=55, lead=False)
     assert choose_sentences(s, prev, np.array([0.8, 0.2]), [0, 1], 2, 0.85) == [s[0]]
+
+
+@pytest.mark.parametrize("question,name", [
+    ("Who is Liu?", "Liu"), ("who was Genghis Khan", "Genghis Khan"), ("What is the Scottish Parliament?", "Scottish Parliament"),
+    ("who Blinken is?", "Blinken"),
+    ("Who is the Israeli ambassador?", None), ("Who heads the department?", None), ("What is Liu's role?", None)])
+def test_definition_questions_name_their_subject(question, name):
+    assert definition_subject(question) == name
+
+
+def test_a_who_is_answer_leads_with_where_the_name_is_introduced():
+    text = ["Liu's message, sent by Liu Jianchao, who heads the department, reached the ambassador.", "The meeting was their first.",
+            "Liu said relations were good.", "Liu urged caution."]
+    sentences = [Sentence(0, start, start + len(t), t) for start, t in zip([0, 60, 90, 120], text)]
+    sources = ["a.txt"] * 4
+    scores = np.array([0.90, 0.50, 1.00, 0.95])
+    order = [2, 3, 0, 1]
+    assert introduction_first("Liu", sentences, sources, scores, order, 0.85) == [0, 2, 3, 1]
+    assert introduction_first(None, sentences, sources, scores, order, 0.85) == order  # not a "Who is" question
+    # an introduction that scores well under the best is not promoted
+    assert introduction_first("Liu", sentences, sources, np.array([0.80, 0.5, 1.0, 0.95]), order, 0.85) == order
+    # nor one in another document than the best mention's
+    assert introduction_first("Liu", sentences, ["b.txt", "a.txt", "a.txt", "a.txt"], scores, order, 0.85) == order
+    assert introduction_first("Wang", sentences, sources, scores, order, 0.85) == order  # never mentioned
 
 
 def unit_rows(*rows: list[float]) -> np.ndarray:

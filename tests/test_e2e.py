@@ -76,6 +76,11 @@ def test_followup_uses_history(real_env, capsys):
     assert alone["query"] == "What did she tell them?"
 
 
+def test_who_is_a_short_name_is_answered_where_the_documents_introduce_it(real_env, capsys):
+    out = cli_json(capsys, "ask", "Who is Liu?", "--json")  # later sentences call him "Liu" and score higher
+    assert "Liu Jianchao, who heads the Chinese Communist Party's international affairs department" in out["citations"][0]["quote"]
+
+
 def test_chat_keeps_the_conversation_until_cleared(real_env, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(
         "Who is Wang Yi?\nWhat did he say about civilians?\n\n/clear\nWhat did he say about civilians?\n"))
