@@ -16,6 +16,7 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
 from qa.cite import content_words
+from qa.errors import QAError
 from qa.prompt import condense_messages
 from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
@@ -120,7 +121,7 @@ def build_retriever(settings: Settings, store, scorer: SentenceScorer | None = N
 def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     """Assemble the chain. `store` and `llm` may be given (tests); otherwise built from settings."""
     from index.store import open_store
-    from qa.llm import build_chat_model
+    from qa.llm import backend_failure, build_chat_model
 
     store = store or open_store(settings)
     llm = llm if llm is not None else build_chat_model(settings)
@@ -142,7 +143,10 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
             if llm is None:
                 query = rewrite_followup(plain, history)
             else:
-                query = str(llm.invoke(condense_messages(question, history)).content).strip() or plain
+                try:
+                    query = str(llm.invoke(condense_messages(question, history)).content).strip() or plain
+                except Exception as e:
+                    raise backend_failure(settings, e) from e
         # The extractive answerer scores sentences against the question without its lead-in; an LLM
         # reads the question as the person wrote it.
         asked = plain if llm is None else question
@@ -168,11 +172,16 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
             yield Answer(state["problem"], abstained=True, query=state["query"], answerer=answerer.name)
             return
         t = time.perf_counter()
-        for ans in answerer.stream(state["question"], state["query"], state["passages"]):
-            ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
-            ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
-                           "total_ms": (time.perf_counter() - state["t0"]) * 1000}
-            yield ans
+        try:
+            for ans in answerer.stream(state["question"], state["query"], state["passages"]):
+                ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
+                ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
+                               "total_ms": (time.perf_counter() - state["t0"]) * 1000}
+                yield ans
+        except Exception as e:
+            if llm is None or isinstance(e, QAError):
+                raise
+            raise backend_failure(settings, e) from e
 
     return RunnableLambda(prepare) | RunnableLambda(retrieve) | RunnableGenerator(answer)
 

@@ -96,7 +96,13 @@ def cmd_chat(args, settings: Settings) -> int:
             continue
         if not line:
             continue
-        answer = ask(chain, line, history)
+        try:
+            answer = ask(chain, line, history)
+        except Exception as e:  # an answerer's server gone, say: the conversation goes on
+            if os.environ.get("QA_DEBUG"):
+                raise
+            print(error_line(e), file=sys.stderr, flush=True)
+            continue
         _print_json(answer.to_dict()) if args.json else print(cli_text(answer) + "\n", flush=True)
         history.append(line)
 
@@ -212,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
 
 
+def error_line(e: Exception) -> str:
+    """An error as the one line a user sees."""
+    if isinstance(e, QAError):
+        return f"error: {e}"
+    return f"error: {type(e).__name__}: {e} (set QA_DEBUG=1 for details)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -219,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                                  host=getattr(args, "host", None))
         return COMMANDS[args.command](args, settings)
     except QAError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
@@ -229,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # the last line of defence: one line, not a traceback
         if os.environ.get("QA_DEBUG"):
             raise
-        print(f"error: {type(e).__name__}: {e} (set QA_DEBUG=1 for details)", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)
         return 1
 
 

@@ -41,3 +41,15 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
         model=model, base_url=settings.openai_base_url, api_key=settings.openai_api_key,
         temperature=0, streaming=True, max_retries=0, timeout=120,
     )
+
+
+def backend_failure(settings: Settings, error: Exception) -> BackendError:
+    """What a user is told when the generative answerer's model fails (its server down, the model
+    not pulled): which answerer, where, what it said, and what to do."""
+    kind, _ = parse_answerer(settings.answerer)
+    where = settings.openai_base_url if kind == "openai" else settings.ollama_base_url
+    at = f" at {where}" if where else ""
+    said = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return BackendError(f"the {settings.answerer} answerer{at} failed ({type(error).__name__}{': ' + said if said else ''}); "
+                        f"start its server (or pull the model), or switch to the offline 'extractive' answerer "
+                        f"(QA_ANSWERER, or Settings in the UI)")

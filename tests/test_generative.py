@@ -88,3 +88,23 @@ def test_generative_follow_up_is_condensed_before_retrieval(settings):
     llm = fake_llm("What did Irit Ben-Abba tell the Chinese officials?", "Israel has an independent foreign policy [1].")
     answer = ask(build_chain(settings, store=store, llm=llm), "What did she tell them?", ["Who is Irit Ben-Abba?"])
     assert answer.query == "What did Irit Ben-Abba tell the Chinese officials?"
+
+
+def test_an_answerers_server_down_is_told_and_the_chat_goes_on(tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    from conftest import free_port, run_cli
+
+    doc = tmp_path / "castle.txt"
+    doc.write_text("The castle was built in 1066 by William.", encoding="utf-8")
+    assert run_cli(capsys, "index", str(doc))[0] == 0
+    monkeypatch.setenv("QA_ANSWERER", "openai:any-model")
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    monkeypatch.setenv("QA_OPENAI_BASE_URL", url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("When was the castle built?\nWho built the castle?\n"))
+    code, out, err = run_cli(capsys, "chat")
+    lines = err.strip().splitlines()
+    assert code == 0 and out == ""
+    assert len(lines) == 2  # one line a question: the chat went on after the first
+    assert all(line.startswith(f"error: the openai:any-model answerer at {url} failed (") and "'extractive'" in line for line in lines)
