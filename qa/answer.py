@@ -134,16 +134,22 @@ class GenerativeAnswerer:
     encode: Callable[[list[str]], np.ndarray]
     support_threshold: float = 0.45
     name: str = "generative"
+    failure: Callable[[Exception], Exception] | None = None  # what the model's own errors become (llm.backend_failure)
 
     def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:
         if not passages:
             yield Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
             return
         text = ""
-        for chunk in self.llm.stream(answer_messages(question, passages)):
-            text += chunk.content if isinstance(chunk.content, str) else ""
-            if NOT_FOUND not in text:
-                yield Answer(text, answerer=self.name)  # a draft: citations come after the check
+        try:
+            for chunk in self.llm.stream(answer_messages(question, passages)):
+                text += chunk.content if isinstance(chunk.content, str) else ""
+                if NOT_FOUND not in text:
+                    yield Answer(text, answerer=self.name)  # a draft: citations come after the check
+        except Exception as e:
+            if self.failure is None:
+                raise
+            raise self.failure(e) from e
         if NOT_FOUND in text or not text.strip():
             yield Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
             return

@@ -16,7 +16,6 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
 from qa.cite import content_words
-from qa.errors import QAError
 from qa.prompt import condense_messages
 from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
@@ -131,7 +130,8 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     if llm is None:
         answerer = ExtractiveAnswerer(scorer, settings.abstain_threshold, settings.max_answer_sentences)
     else:
-        answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer)
+        answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer,
+                                      failure=lambda e: backend_failure(settings, e))
 
     def prepare(inp: dict) -> dict:
         t0 = time.perf_counter()
@@ -172,16 +172,11 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
             yield Answer(state["problem"], abstained=True, query=state["query"], answerer=answerer.name)
             return
         t = time.perf_counter()
-        try:
-            for ans in answerer.stream(state["question"], state["query"], state["passages"]):
-                ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
-                ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
-                               "total_ms": (time.perf_counter() - state["t0"]) * 1000}
-                yield ans
-        except Exception as e:
-            if llm is None or isinstance(e, QAError):
-                raise
-            raise backend_failure(settings, e) from e
+        for ans in answerer.stream(state["question"], state["query"], state["passages"]):
+            ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
+            ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
+                           "total_ms": (time.perf_counter() - state["t0"]) * 1000}
+            yield ans
 
     return RunnableLambda(prepare) | RunnableLambda(retrieve) | RunnableGenerator(answer)
 
