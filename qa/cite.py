@@ -4,7 +4,8 @@ Pure functions over text, offsets and vectors (vectors come in from the caller):
 - `passage_sentences`: the sentences of retrieved passages, with offsets into their source, and
   `previous_sentences`: the sentence before each;
 - `parse_markers` / `strip_markers`: `[n]` markers in generated text;
-- `word_overlap` and `support_score`: how much of a claim a quote covers;
+- `word_overlap` and `support_score`: how much of a claim a quote covers, and `missing_specifics`:
+  the names and numbers a claim states that a quote does not;
 - `check_generated`: a generated answer -> kept citations (markers to retrieved passages only,
   each claim checked against the passage it cites) and flagged, unsupported sentences.
 """
@@ -104,6 +105,41 @@ def word_overlap(claim: str, quote: str) -> float:
     return stem_overlap(content_stems(claim), content_stems(quote))
 
 
+_SPECIFIC = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_][\w-]*")
+
+
+def specifics(text: str) -> list[str]:
+    """The names and numbers a sentence states (pure): its numbers, and its capitalised words but
+    the first (which is capitalised as the sentence's start), folded and lower-cased, without a
+    possessive; "1,000" reads as "1000"."""
+    out = []
+    for i, m in enumerate(_SPECIFIC.finditer(fold(text.replace("’", "'")))):
+        w = m.group()
+        if w[0].isdigit():
+            out.append(w.replace(",", "").rstrip("."))
+        elif i and w[0].isupper() and len(w) > 1:
+            out.append(re.sub(r"'s?$", "", w.lower()))
+    return list(dict.fromkeys(out))
+
+
+def missing_specifics(claim: str, source: str, prefix: int = 4) -> list[str]:
+    """The claim's names and numbers that `source` does not state (pure): a claim may not add a
+    name or a number to what it cites ("the Nationalist Party's Foreign Affairs Division" cited to a
+    passage about the Communist Party's international affairs department). A name counts as
+    stated when a word of the source starts with it or it with one, at least `prefix` letters long
+    ("Palestine", "Palestinian"), or they share a stem."""
+    words = {w.lower().replace(",", "") for w in _SPECIFIC.findall(fold(source.replace("’", "'")))}
+    stems = set(stemmer().stemWords(list(words)))
+
+    def stated(x: str) -> bool:
+        if x in words or (not x[0].isdigit() and stemmer().stemWord(x) in stems):
+            return True
+        return not x[0].isdigit() and len(x) >= prefix and any(
+            len(w) >= prefix and (w.startswith(x) or x.startswith(w)) for w in words)
+
+    return [x for x in specifics(claim) if not stated(x)]
+
+
 def support_score(cosine: float, overlap: float) -> float:
     """Support of a claim by a quote: embedding similarity and word overlap, equally weighted."""
     return 0.5 * max(cosine, 0.0) + 0.5 * overlap
@@ -142,7 +178,9 @@ def check_generated(
 ) -> tuple[str, list[Citation], list[str]]:
     """Keep only what the passages support. Returns (answer text with renumbered markers,
     citations, unsupported sentences). A marker to a passage that was not retrieved is dropped;
-    a sentence is cited only if the best sentence of a passage it cites supports it."""
+    a sentence is cited only if the best sentence of a passage it cites supports it: it scores at
+    least `threshold`, and its passage (with the sentence before it) states every name and number
+    the claim does."""
     claims = parse_markers(text)
     sentences = passage_sentences(passages)
     if not claims or not sentences:
@@ -154,6 +192,7 @@ def check_generated(
     unsupported: list[str] = []
     parts: list[str] = []
     by_quote: dict[tuple[str, int], int] = {}
+    context = [f"{p.lead_text or ''} {p.text}" for p in passages]  # what a cited sentence's passage states
     for ci, (claim, markers) in enumerate(claims):
         valid = [m for m in markers if 1 <= m <= len(passages)]
         if markers and not valid:
@@ -162,8 +201,12 @@ def check_generated(
             candidates = [si for si, s in enumerate(sentences) if s.passage + 1 in valid]
         else:
             candidates = list(range(len(sentences)))  # uncited claim: look for support anywhere
+        # a passage that lacks a name or a number the claim states supports none of it
+        states = {pi: not missing_specifics(claim, context[pi]) for pi in {sentences[si].passage for si in candidates}}
         best, best_score = None, -1.0
         for si in candidates:
+            if not states[sentences[si].passage]:
+                continue
             sc = support_score(float(cosines[ci, si]), word_overlap(claim, sentences[si].text))
             if sc > best_score:
                 best, best_score = si, sc

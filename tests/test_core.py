@@ -6,7 +6,8 @@ from conftest import bag_encode
 
 from qa.answer import choose_sentences, definition_subject, introduction_first, rewrite_followup, should_abstain
 from qa.chain import EMPTY_QUESTION, OVERVIEW, SMALL_TALK, check_question, plain_question
-from qa.cite import Sentence, check_generated, parse_markers, passage_sentences, previous_sentences, word_overlap
+from qa.cite import (Sentence, check_generated, missing_specifics, parse_markers, passage_sentences, previous_sentences,
+                     specifics, word_overlap)
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
 from qa.schema import Answer, Citation, Passage
@@ -54,6 +55,30 @@ def test_check_generated_flags_a_claim_its_passage_does_not_support():
     passages = [_passage(0, "Liu Jianchao heads the international department.")]
     _, cites, unsupported = check_generated("The capital of Australia is Canberra [1].", passages, bag_encode, 0.45)
     assert cites == [] and unsupported == ["The capital of Australia is Canberra."]
+
+
+def test_specifics_are_a_sentences_names_and_numbers():
+    assert specifics("The Chinese Communist Party’s department met Irit Ben-Abba on 12 August, 2022; 1,000 came.") == [
+        "chinese", "communist", "party", "irit", "ben-abba", "12", "august", "2022", "1000"]
+    assert specifics("Liu said so.") == []  # the first word is capitalised as the sentence's start
+
+
+def test_a_claim_may_not_add_names_or_numbers_to_what_it_cites():
+    passage = "The message from Liu Jianchao, who heads the Chinese Communist Party's international affairs department, came in 2022."
+    assert missing_specifics("Liu Jianchao heads the Chinese Communist Party's international affairs department.", passage) == []
+    assert missing_specifics("The department is the Chinese Nationalist Party's Foreign Affairs Division.", passage) == [
+        "nationalist", "foreign", "division"]  # "Affairs" is there, in lower case
+    assert missing_specifics("The message came in 2021.", passage) == ["2021"]
+    assert missing_specifics("The message came in 2022 from the Chinese.", passage) == []
+    # forms of one name meet: "Palestine" and "Palestinian", a stem, accents
+    assert missing_specifics("Palestinians met Céloron.", "Palestine and Celoron") == []
+
+
+def test_check_generated_flags_a_claim_that_names_what_its_passage_does_not():
+    passages = [_passage(0, "Liu Jianchao heads the international department of the party.")]
+    _, cites, unsupported = check_generated("Liu Jianchao heads the international department of the Nationalist party [1].",
+                                            passages, bag_encode, 0.45)
+    assert cites == [] and unsupported == ["Liu Jianchao heads the international department of the Nationalist party."]
 
 
 def test_abstention_rule_and_question_checks():
