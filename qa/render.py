@@ -43,10 +43,25 @@ def unmatched_note(answer: Answer | dict) -> str | None:
     return f"No indexed document mentions {said}: the passages cited are the closest matches, not about it."
 
 
+def unsupported_note(answer: Answer) -> str | None:
+    """What the reader is told about a generated answer's sentences that the check did not pass
+    (each is marked in the text), or None when there are none."""
+    n = len(answer.unsupported)
+    if not n:
+        return None
+    if not answer.citations:
+        return "Nothing in this answer is supported by the documents: every sentence is marked."
+    if n == 1:
+        return "1 sentence is not supported by the documents: it is marked and not cited."
+    return f"{n} sentences are not supported by the documents: they are marked and not cited."
+
+
 def cli_text(answer: Answer) -> str:
     lines = [answer.text]
     if note := unmatched_note(answer):  # read before the answer it qualifies, as in the UI
         lines.insert(0, f"Note: {note}")
+    if note := unsupported_note(answer):
+        lines.append(f"Note: {note}")
     if answer.citations:
         lines.append("")
         for c in answer.citations:
@@ -70,8 +85,8 @@ def chat_markdown(answer: Answer, final: bool = True) -> str:
     parts = [md_escape(answer.text)]
     if note := unmatched_note(answer):  # read before the answer it qualifies
         parts.insert(0, f"⚠️ {md_escape(note)}")
-    if answer.unsupported:
-        parts.append(f"⚠️ {len(answer.unsupported)} sentence(s) could not be checked against the documents and are marked.")
+    if note := unsupported_note(answer):
+        parts.append(f"⚠️ {note}")
     if final and answer.citations:
         parts.append("**Sources**")
         parts.append("\n".join(f"- **{md_escape(citation_label(c))}:** “{md_escape(c.quote)}”" for c in answer.citations))

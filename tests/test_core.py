@@ -296,6 +296,21 @@ def test_a_name_no_document_has_is_said_beside_the_answer():
     assert answered.to_dict()["unmatched"] == ["Ukraine"]
 
 
+def test_sentences_the_check_did_not_pass_are_told_once_and_counted():
+    from qa.render import cli_text
+
+    quote = Citation(1, "d.txt", 0, 5, "Liu.", 0.9)
+    one = Answer("Liu heads it. [1] He is an astronaut. (not supported by the documents)", citations=[quote],
+                 unsupported=["He is an astronaut."])
+    assert chat_markdown(one).count("⚠️ 1 sentence is not supported by the documents: it is marked and not cited.") == 1
+    assert "Note: 1 sentence is not supported" in cli_text(one)
+    two = Answer("a", citations=[quote], unsupported=["x.", "y."])
+    assert "2 sentences are not supported by the documents: they are marked and not cited." in chat_markdown(two)
+    none = Answer("x. (not supported by the documents)", abstained=True, unsupported=["x."])
+    assert "Nothing in this answer is supported by the documents" in chat_markdown(none)
+    assert "not supported" not in chat_markdown(Answer("Liu heads it. [1]", citations=[quote]))
+
+
 def test_document_text_renders_inert():
     evil = '<script>alert(1)</script> ![x](http://evil.example/a.png) [link](http://evil.example)'
     md = chat_markdown(Answer("x [1]", citations=[Citation(1, "d.txt", 0, len(evil), evil, 0.9)]))
