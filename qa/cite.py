@@ -5,7 +5,7 @@ Pure functions over text, offsets and vectors (vectors come in from the caller):
   `previous_sentences`: the sentence before each;
 - `parse_markers` / `strip_markers`: `[n]` markers in generated text;
 - `word_overlap` and `support_score`: how much of a claim a quote covers, and `missing_specifics`:
-  the names and numbers a claim states that a quote does not;
+  the names and numbers a claim states that its source does not;
 - `check_generated`: a generated answer -> kept citations (markers to retrieved passages only,
   each claim checked against the passage it cites) and flagged, unsupported sentences.
 """
