@@ -1,5 +1,7 @@
 """The generative path: markers are checked against what was retrieved, claims against passages.
-With langchain_core's GenericFakeChatModel, and over real HTTP to an OpenAI-compatible server."""
+With langchain_core's GenericFakeChatModel, over real HTTP to an OpenAI-compatible server with canned
+replies, and with a real model (SmolLM2-135M) behind llama-cpp-python's server (tests/local_llm.py)."""
+import re
 from pathlib import Path
 
 import pytest
@@ -136,8 +138,6 @@ def check_structure(answer, store) -> None:
     for c in answer.citations:
         assert store.document_text(c.source)[c.start : c.end] == c.quote
         assert c.passage_id in {p.id for p in answer.passages}
-    import re
-
     assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)} <= {c.n for c in answer.citations}
     for claim in answer.unsupported:
         assert f"{claim} (not supported by the documents)" in answer.text
