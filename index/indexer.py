@@ -1,9 +1,10 @@
 """Indexing runs: paths -> files -> (load, split) -> embed what is new -> store, incrementally.
 
 A file whose size and mtime (or, failing that, content hash) match the manifest is not read
-again. A changed file is re-split; only chunks whose text is new are embedded, chunks that only
-moved get their offsets updated in place, and chunks that are gone are deleted. A file is
-recorded as done only after all of that reached Chroma, so a killed run is redone cleanly.
+again, unless an earlier version of the splitter split it. A changed file is re-split; only chunks
+whose text is new are embedded, chunks that only moved get their offsets updated in place, and
+chunks that are gone are deleted. A file is recorded as done only after all of that reached
+Chroma, so a killed run is redone cleanly.
 Leaves out: parsing (load.py), chunking (split.py), storage details (store.py).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
-from index.split import chunk_id, chunk_spans, split_sentences
+from index.split import SPLIT_VERSION, chunk_id, chunk_spans, split_sentences, starts_midline
 from index.embed import span_tokens
 from index.store import ChunkRecord, Store, open_store, pack_tokens
 from qa.errors import ModelMismatchError, UsageError
@@ -108,15 +109,17 @@ def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
         text = doc.text[span.start : span.end]
         cid = chunk_id(doc.source, text, seen[text])
         seen[text] += 1
-        records.append(ChunkRecord(cid, doc.source, i, span.start, span.end, text, doc.date, doc.page_at(span.start)))
+        records.append(ChunkRecord(cid, doc.source, i, span.start, span.end, text, doc.date, doc.page_at(span.start),
+                                   midline=starts_midline(doc.text, span.start)))
     return records
 
 
-def embed_chunks(embeddings, texts: list[str]) -> tuple[np.ndarray, list[bytes | None], list[bytes | None]]:
+def embed_chunks(embeddings, records: list[ChunkRecord]) -> tuple[np.ndarray, list[bytes | None], list[bytes | None]]:
     """Chunk vectors, each chunk's sentence vectors as float16 bytes (rows in `split_sentences`
     order) and its sentences' token vectors (`pack_tokens`), where the model gives them from the
     same pass; None where it does not."""
-    spans = [[(s.start, s.end) for s in split_sentences(t)] for t in texts]
+    texts = [r.text for r in records]
+    spans = [[(s.start, s.end) for s in split_sentences(r.text, midline=r.midline)] for r in records]
     vectors, parts, states = embeddings.encode_chunks(texts, spans)
     svecs = [None if part is None else np.asarray(part, dtype=np.float16).tobytes() for part in parts]
     tvecs = [None if st is None else pack_tokens(span_tokens(st, t, sp)) for st, t, sp in zip(states, texts, spans)]
@@ -201,6 +204,8 @@ class Indexer:
         except OSError as e:
             raise io_error(e) from None
         old = self.store.manifest.file(source)
+        if old and old["split_version"] != SPLIT_VERSION:
+            old = None  # split by an earlier splitter: split again (chunks whose text is the same stay)
         if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
             self.report.skipped += 1
             return
@@ -222,6 +227,7 @@ class Indexer:
         row = {
             "source": source, "sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
             "date": doc.date, "n_chunks": len(records), "indexed_at": time.time(), "text_file": text_file,
+            "split_version": SPLIT_VERSION,
         }
         self._pending.append(_Pending(row, records))
 
@@ -250,7 +256,7 @@ class Indexer:
         embedded: dict[str, dict[str, bytes | None]] = {}  # the chunks embedded now: id -> their svec and tvec
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
-            vectors, sentences, tokens = embed_chunks(self.store.embeddings, [r.text for r in part])
+            vectors, sentences, tokens = embed_chunks(self.store.embeddings, part)
             self.store.collection.add(ids=[r.id for r in part], embeddings=vectors, documents=[r.text for r in part],
                                       metadatas=[r.metadata() for r in part])
             embedded.update((r.id, {"svec": sv, "tvec": tv}) for r, sv, tv in zip(part, sentences, tokens))
@@ -293,7 +299,7 @@ def up_to_date(paths: list[Path], settings: Settings) -> IndexReport | None:
             st = path.stat()
         except OSError:
             return None
-        if row is None or row["size"] != st.st_size or row["mtime_ns"] != st.st_mtime_ns:
+        if row is None or row["size"] != st.st_size or row["mtime_ns"] != st.st_mtime_ns or row["split_version"] != SPLIT_VERSION:
             return None
     if any(src.startswith(root) and src not in seen for src in rows for root in roots):
         return None

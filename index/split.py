@@ -4,6 +4,10 @@ Pure functions only. Every span is `(start, end)` into the document's extracted 
 `text[start:end]` is always the chunk or sentence verbatim (LangChain's `add_start_index` finds
 offsets by searching for the chunk text, which goes wrong with overlap and repeated text).
 
+A newline ends a sentence unless it only wraps a line of prose (`soft_break`): text files,
+Markdown and PDF text layers are often wrapped at a fixed width, and a sentence cut at every line
+end would make fragments of answers. Headings, list items, table rows and code stay lines.
+
 Chunks are packed from whole sentences, and their boundaries are content-defined: a chunk may
 close after a sentence whose hash says so (once it has a minimum size), so an edit in the middle
 of a long file changes only the chunks around it, and later boundaries fall where they did before.
@@ -23,6 +27,19 @@ _ABBREV = {
     "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ft", "ca", "cf", "viz", "vol", "pp",
 }
 _WORD = re.compile(r"\S+")
+# Bump when a change here moves sentence or chunk boundaries: a file indexed under an earlier
+# version is split again at the next index run, even if it has not changed.
+SPLIT_VERSION = 2
+# A line that starts a block of its own: a list item ("- ", "2. ", "b) ", "(iv) "), a numbered
+# heading ("1.2 Scope"), a Markdown heading, quote, table row, code fence or rule.
+_BLOCK_START = re.compile(
+    r"""\s*(?:[-*+•‣◦▪]\s|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcdmIVXLCDM]{2,6})[.)]\s|\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z]|[#>|]|```|~~~|[=_*-]{3,}\s*$)""")
+# A line after which a newline is always hard: a heading, table row, fence or rule.
+_HARD_LINE = re.compile(r"""\s*(?:#|\||```|~~~|[=_*-]{3,}\s*$)|.*\|\s*$""")
+# A line this long runs on into the next (wrap widths are 60-80); a shorter one does when the next
+# line's first word would not have fitted on it (`soft_break`), and never below the floor.
+LONG_LINE_CHARS = 60
+SHORT_LINE_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -47,18 +64,70 @@ def _is_abbreviation(text: str, dot: int, line_start: int) -> bool:
     word = text[i:dot].lower().lstrip("(\"'“‘")
     if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
         return True
+    if word.isdigit() and len(word) <= 3 and not text[line_start:i].strip():  # a numbered item: "2. Basic Permissions."
+        return True
     return word in _ABBREV
 
 
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentence spans of `text[start:end]`. Newlines end sentences too (headings, list items)."""
+def soft_break(line: str, following: str, partial: bool = False) -> bool:
+    """Whether the newline between two non-blank lines only wraps prose, so a sentence runs on
+    across it. Not when `following` opens a block or `line` is a heading or a table row. Else
+    when `line` is long, or `following`'s first word would not have fitted on it (a text wrapped
+    at any width; a title such as "Version" is followed by a line longer than it and that word),
+    or `line` holds a sentence's end, or `following` opens in lower case ("... given by the
+    type" / "attribute."). A `partial` line, the end of a line where a chunk starts mid-line,
+    counts as long: its whole line holds a sentence's end, and a chunk must split as its document.
+    """
+    if _HARD_LINE.match(line) or _BLOCK_START.match(following):
+        return False
+    line, following = line.strip(), following.strip()
+    if partial or following[:1].islower() or len(line) >= LONG_LINE_CHARS:
+        return True
+    if len(line) >= SHORT_LINE_CHARS and len(line) + 1 + len(following.split()[0]) > len(following):
+        return True
+    return any(not _abbreviation_end(line, m) for m in _SENT_END.finditer(line))
+
+
+def _abbreviation_end(text: str, m: re.Match, line_start: int = 0) -> bool:
+    """Is `_SENT_END`'s match `m` the dot of an abbreviation, an initial or an item's number?"""
+    return text[m.start()] == "." and m.end() - m.start() == 1 and _is_abbreviation(text, m.start(), line_start)
+
+
+def _blocks(text: str, start: int, end: int, midline: bool) -> list[tuple[int, int]]:
+    """`text[start:end]`'s runs of lines that soft breaks join, as (start, end) spans; `midline`:
+    its first line is the end of a line."""
+    runs: list[tuple[int, int]] = []
+    prev: str | None = None  # the line just before, when it was not blank
+    prev_start = -1
+    ls = start
+    while ls <= end:
+        le = text.find("\n", ls, end)
+        le = end if le < 0 else le
+        line = text[ls:le]
+        if not line.strip():
+            prev = None
+        else:
+            if prev is not None and soft_break(prev, line, partial=midline and prev_start == start):
+                runs[-1] = (runs[-1][0], le)
+            else:
+                runs.append((ls, le))
+            prev, prev_start = line, ls
+        ls = le + 1
+    return runs
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None, midline: bool | None = None) -> list[Span]:
+    """Sentence spans of `text[start:end]`. Hard newlines end sentences too (headings, list items);
+    a soft one (a wrapped line, `soft_break`) lies inside its sentence's span. `midline`: whether
+    `text[start:]` starts in the middle of a line (a chunk's text alone cannot show it: see
+    `starts_midline`); by default, whether `text` shows it does."""
     end = len(text) if end is None else end
+    midline = starts_midline(text, start) if midline is None else midline
     spans: list[Span] = []
-    for line in re.finditer(r"[^\n]+", text[start:end]):
-        ls, le = start + line.start(), start + line.end()
+    for ls, le in _blocks(text, start, end, midline):
         cur = ls
         for m in _SENT_END.finditer(text, ls, le):
-            if text[m.start()] == "." and m.end() - m.start() == 1 and _is_abbreviation(text, m.start(), ls):
+            if _abbreviation_end(text, m, ls):
                 continue
             s, e = _strip(text, cur, m.end())
             if e > s:
@@ -68,6 +137,17 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
         if e > s:
             spans.append(Span(s, e))
     return spans
+
+
+def starts_midline(text: str, start: int) -> bool:
+    """Whether `text[start:]` begins in the middle of a line of `text` (pure)."""
+    return start > 0 and text[start - 1] != "\n"
+
+
+def one_line(text: str) -> str:
+    """Text with each run of whitespace, line breaks too, read as one space: how a sentence that a
+    document wraps across lines is shown (its span, and so a citation's quote, keeps them)."""
+    return " ".join(text.split())
 
 
 def _hard_split(text: str, span: Span, max_words: int) -> list[Span]:

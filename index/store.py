@@ -32,10 +32,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (
     source TEXT PRIMARY KEY, sha256 TEXT, size INTEGER, mtime_ns INTEGER, date TEXT,
-    n_chunks INTEGER, indexed_at REAL, text_file TEXT);
+    n_chunks INTEGER, indexed_at REAL, text_file TEXT, split_version INTEGER);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT, ord INTEGER, start INTEGER, "end" INTEGER,
-    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB);
+    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB, midline INTEGER);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
 
@@ -52,6 +52,7 @@ class ChunkRecord:
     page: int | None = None
     svec: bytes | None = None  # the chunk's sentence vectors (float16 rows, see `sentence_vectors`)
     tvec: bytes | None = None  # its sentences' token vectors (`pack_tokens`)
+    midline: bool = False  # it starts in the middle of a line of its source (split.starts_midline)
 
     def metadata(self) -> dict:
         md = {"source": self.source, "start": self.start, "end": self.end, "ord": self.ord}
@@ -72,9 +73,11 @@ class Manifest:
         with self.connect() as db:
             db.executescript(SCHEMA)
             columns = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
-            for column in ("svec", "tvec"):  # an older index
+            for column, kind in (("svec", "BLOB"), ("tvec", "BLOB"), ("midline", "INTEGER")):  # an older index
                 if column not in columns:
-                    db.execute(f"ALTER TABLE chunks ADD COLUMN {column} BLOB")
+                    db.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
+            if "split_version" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
+                db.execute("ALTER TABLE files ADD COLUMN split_version INTEGER")  # NULL: split before versions
 
     def connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -111,9 +114,9 @@ class Manifest:
         db = self.connect()
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            q = f'SELECT id, source, ord, start, "end", text, date, page FROM chunks WHERE id IN ({",".join("?" * len(part))})'
+            q = f'SELECT id, source, ord, start, "end", text, date, page, midline FROM chunks WHERE id IN ({",".join("?" * len(part))})'
             for r in db.execute(q, part):
-                out[r[0]] = ChunkRecord(*r)
+                out[r[0]] = ChunkRecord(*r[:8], midline=bool(r[8]))
         return out
 
     def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str, str, int]]:
@@ -125,13 +128,13 @@ class Manifest:
         wanted = [r for r in records if r.ord > 0]
         if not wanted:
             return out
-        q = f"SELECT source, ord, start, text, page, id FROM chunks WHERE (source, ord) IN (VALUES {','.join(['(?, ?)'] * len(wanted))})"
+        q = f"SELECT source, ord, start, text, page, id, midline FROM chunks WHERE (source, ord) IN (VALUES {','.join(['(?, ?)'] * len(wanted))})"
         before = {(r[0], r[1]): r for r in self.connect().execute(q, [x for r in wanted for x in (r.source, r.ord - 1)])}
         for rec in wanted:
             row = before.get((rec.source, rec.ord - 1))
             if row is None or row[4] != rec.page:
                 continue
-            spans = [s for s in split_sentences(row[3]) if row[2] + s.end <= rec.start]
+            spans = [s for s in split_sentences(row[3], midline=bool(row[6])) if row[2] + s.end <= rec.start]
             if spans:
                 out[rec.id] = (row[2] + spans[-1].start, row[3][spans[-1].start : spans[-1].end], row[5], len(spans) - 1)
         return out
@@ -171,13 +174,14 @@ class Manifest:
             kept = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, svec, tvec FROM chunks WHERE source=?", (row["source"],))}
             db.execute("DELETE FROM chunks WHERE source=?", (row["source"],))
             db.executemany(
-                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec, midline)'
+                ' VALUES (?,?,?,?,?,?,?,?,?,?,?)',
                 [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page, c.svec or kept.get(c.id, (None, None))[0],
-                  c.tvec or kept.get(c.id, (None, None))[1]) for c in chunks],
+                  c.tvec or kept.get(c.id, (None, None))[1], int(c.midline)) for c in chunks],
             )
             db.execute(
-                "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file)"
-                " VALUES (:source, :sha256, :size, :mtime_ns, :date, :n_chunks, :indexed_at, :text_file)",
+                "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file, split_version)"
+                " VALUES (:source, :sha256, :size, :mtime_ns, :date, :n_chunks, :indexed_at, :text_file, :split_version)",
                 row,
             )
             self.bump_generation(db)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.bm25 import fold
+from index.split import one_line
 from qa.cite import Sentence, check_generated, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
@@ -121,7 +122,7 @@ class ExtractiveAnswerer:
             score = scored.get((s.passage, s.start))
             score = self.scorer.score_alone(query, s, question) if score is None else score  # a lead from the chunk before
             citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
-            parts.append(f"{s.text} [{n}]")
+            parts.append(f"{one_line(s.text)} [{n}]")  # a sentence wrapped across lines reads as one
         return Answer(" ".join(parts), citations=citations, answerer=self.name)
 
     def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:

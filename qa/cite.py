@@ -44,7 +44,7 @@ def passage_sentences(passages: list[Passage]) -> list[Sentence]:
     seen: set[tuple[str, int]] = set()
     out = []
     for i, p in enumerate(passages):
-        for s in split_sentences(p.text):
+        for s in split_sentences(p.text, midline=p.midline):
             key = (p.source, p.start + s.start)
             if key in seen:
                 continue

@@ -149,7 +149,10 @@ def cmd_eval(args, settings: Settings) -> int:
         raise UsageError(f"no such dataset file: {dataset}")
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be 1 or more (the number of questions to evaluate)")
-    m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=not args.json)
+    if args.wrap is not None and args.wrap < 20:
+        raise UsageError("--wrap must be 20 columns or more")
+    m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=not args.json,
+                          wrap=args.wrap)
     if args.report:
         Path(args.report).write_text(report_markdown(m, records, dataset.name), encoding="utf-8")
     if args.json:
@@ -202,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--limit", type=int, help="evaluate an evenly spread subset of N questions")
     pe.add_argument("--json", action="store_true")
     pe.add_argument("--report", help="write a markdown report here")
+    pe.add_argument("--wrap", type=int, metavar="COLUMNS", help="hard-wrap a SQuAD file's paragraphs at COLUMNS, as text files often are")
     pb = sub.add_parser("bench", help="benchmark against the LangChain tutorial pipeline; prints figures")
     pb.add_argument("--corpus", help="SQuAD 2.0 .json or a folder (default: tests/data/squad2-dev-a.json)")
     pb.add_argument("--scale", type=int, nargs="*", default=[], help="chunk counts for the scale test, e.g. 10000 100000 1000000")

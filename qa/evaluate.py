@@ -14,6 +14,7 @@ import os
 import re
 import string
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -75,9 +76,10 @@ def read_text(path: Path) -> str:
         raise UsageError(f"{path.name} is not UTF-8 text; save it as UTF-8") from None
 
 
-def load_squad(path: Path, docs_dir: Path) -> list[Example]:
-    """Write each paragraph of a SQuAD 2.0 file to `docs_dir` and return its questions; a file that
-    is not SQuAD 2.0 is a UsageError saying where it parts from it."""
+def load_squad(path: Path, docs_dir: Path, wrap: int | None = None) -> list[Example]:
+    """Write each paragraph of a SQuAD 2.0 file to `docs_dir` (hard-wrapped at `wrap` columns, as
+    text files often are, when given) and return its questions; a file that is not SQuAD 2.0 is a
+    UsageError saying where it parts from it."""
     from index.indexer import source_name
     try:
         data = json.loads(read_text(path))
@@ -95,7 +97,10 @@ def load_squad(path: Path, docs_dir: Path) -> list[Example]:
                 where = f"article {n}, paragraph {i + 1}"
                 doc = docs_dir / slug / f"{i:03d}.txt"
                 doc.parent.mkdir(parents=True, exist_ok=True)
-                doc.write_text(para["context"], encoding="utf-8")
+                context = para["context"]
+                if wrap:
+                    context = textwrap.fill(context, wrap, break_on_hyphens=False, break_long_words=False)
+                doc.write_text(context, encoding="utf-8")
                 for qa in para["qas"]:
                     answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
                     answerable = not qa.get("is_impossible", False) and bool(answers)
@@ -291,12 +296,12 @@ def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int 
 
 # -- the run (I/O) --------------------------------------------------------------------------------
 def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit: int | None = None,
-             work_dir: Path | None = None, progress: bool = True) -> tuple[dict, list[Record]]:
+             work_dir: Path | None = None, progress: bool = True, wrap: int | None = None) -> tuple[dict, list[Record]]:
     """Evaluate in `work_dir`, or else in a temporary folder removed when done (its index can take
-    hundreds of MB)."""
+    hundreds of MB). `wrap`: hard-wrap a SQuAD file's paragraphs at that many columns."""
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
-            return run_eval(dataset, settings, docs, limit, Path(tmp), progress)
+            return run_eval(dataset, settings, docs, limit, Path(tmp), progress, wrap)
     from tqdm import tqdm
 
     from index.indexer import index_paths
@@ -308,10 +313,12 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
     if dataset.suffix == ".jsonl":
         if docs is None:
             raise UsageError("a JSONL dataset needs --docs FOLDER (the documents its questions are about)")
+        if wrap:
+            raise UsageError("--wrap wraps a SQuAD file's paragraphs; a JSONL dataset's documents are yours as they are")
         examples, corpus = load_jsonl(dataset, docs), docs
     else:
         try:
-            examples, corpus = load_squad(dataset, docs_dir), docs_dir
+            examples, corpus = load_squad(dataset, docs_dir, wrap), docs_dir
         except UsageError as e:
             raise UsageError(f"{e} (questions of your own go in a .jsonl, one object a line, with --docs)") from None
     if not examples:

@@ -10,6 +10,7 @@ import html
 import re
 from pathlib import PurePath
 
+from index.split import one_line
 from qa.schema import Answer, Citation
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
@@ -20,7 +21,7 @@ NOT_FOUND_HEADLINE = "Not found in your documents"
 def md_escape(text: str) -> str:
     """Make text inert in markdown: every markdown/HTML-special character backslash-escaped,
     and newlines flattened (a quote is one paragraph)."""
-    flat = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    flat = _MD_SPECIAL.sub(r"\\\1", one_line(text))
     # "-", "+" or "1." would start a list only at the beginning of the text.
     return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else f"\\{m.group(3)}", flat)
 
@@ -65,10 +66,10 @@ def cli_text(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
         for c in answer.citations:
-            lines.append(f"{citation_label(c, full_path=True)}, chars {c.start}-{c.end}: \"{c.quote}\"")
+            lines.append(f"{citation_label(c, full_path=True)}, chars {c.start}-{c.end}: \"{one_line(c.quote)}\"")
     if answer.abstained and answer.nearest:
         lines += ["", "Nearest passages (not citations):"]
-        lines += [f"  - {c.source}: \"{c.quote[:160]}\"" for c in answer.nearest]
+        lines += [f"  - {c.source}: \"{one_line(c.quote)[:160]}\"" for c in answer.nearest]
     return "\n".join(lines)
 
 
@@ -133,6 +134,6 @@ def export_markdown(turns: list[tuple[str, Answer | dict]]) -> str:
         if note := unmatched_note(d):
             out += [f"*{note}*", ""]
         for c in d.get("citations", []):
-            out.append(f"- {citation_label(c, full_path=True)} (chars {c['start']}-{c['end']}): “{c['quote']}”")
+            out.append(f"- {citation_label(c, full_path=True)} (chars {c['start']}-{c['end']}): “{one_line(c['quote'])}”")
         out.append("")
     return "\n".join(out)

@@ -34,7 +34,7 @@ def to_passage(doc: Document) -> Passage:
         bm25_score=md.get("bm25_score"), bm25_rank=md.get("bm25_rank"), fused_score=md.get("fused_score", 0.0),
         fused_rank=md.get("fused_rank"), sentence_score=md.get("sentence_score"),
         lead_start=md.get("lead_start"), lead_text=md.get("lead_text"), lead_chunk=md.get("lead_chunk"),
-        lead_index=md.get("lead_index"),
+        lead_index=md.get("lead_index"), midline=bool(md.get("midline")),
     )
 
 
@@ -77,7 +77,7 @@ class HybridRetriever(BaseRetriever):
             md = {
                 "id": chunk_id, "source": rec.source, "start": rec.start, "end": rec.end, "date": rec.date,
                 "page": rec.page, "dense_score": ds, "dense_rank": dr, "bm25_score": bs, "bm25_rank": br,
-                "fused_score": fused[chunk_id], "fused_rank": rank,
+                "fused_score": fused[chunk_id], "fused_rank": rank, "midline": rec.midline,
             }
             if chunk_id in leads:
                 md["lead_start"], md["lead_text"], md["lead_chunk"], md["lead_index"] = leads[chunk_id]

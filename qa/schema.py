@@ -32,6 +32,7 @@ class Passage:
     lead_text: str | None = None
     lead_chunk: str | None = None  # the chunk the lead is in, and its place among that chunk's sentences
     lead_index: int | None = None
+    midline: bool = False  # the chunk starts in the middle of a line of its source (split.starts_midline)
 
 
 @dataclass(frozen=True)

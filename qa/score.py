@@ -195,7 +195,7 @@ def by_sentence(passages: list[Passage], stored: dict[str, list], usable: Callab
         rows = stored.get(p.id)
         if rows is None:
             continue
-        spans = split_sentences(p.text)
+        spans = split_sentences(p.text, midline=p.midline)
         if len(rows) == len(spans):
             for span, row in zip(spans, rows):
                 if usable(row):

@@ -183,3 +183,41 @@ def test_an_answer_in_a_sentence_that_leans_back_comes_with_its_antecedent(tmp_p
         it = next(p for p in passages if p.text.startswith("It was founded"))
         assert (it.lead_start, it.lead_text) == (0, quotes[0])
         assert next(p for p in passages if p.text.startswith("The Zorblatt")).lead_text is None  # a source's start
+
+
+LIGHTHOUSE = ("The Kettleby lighthouse was built in 1871 by the engineer Marta Quill, who designed its lamp to turn "
+              "once every nine seconds. It was automated in 1962, and its last keeper, Tobias Fenn, retired to the "
+              "village that year. Visitors may climb its 112 steps on summer weekends.")
+
+
+@pytest.mark.parametrize("kind", ["txt", "pdf"])
+def test_a_sentence_wrapped_across_lines_is_answered_whole(tmp_path, monkeypatch, capsys, kind):
+    """Text files and PDF text layers break lines inside sentences. A newline used to end a
+    sentence, so the answer was "... the engineer Marta Quill, who designed its lamp to" [1]."""
+    import textwrap
+
+    from test_ingest import make_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    path = docs / f"lighthouse.{kind}"
+    if kind == "txt":
+        path.write_text("Kettleby Lighthouse\n" + textwrap.fill(LIGHTHOUSE, 60) + "\n", encoding="utf-8")
+    else:
+        make_pdf(path, [LIGHTHOUSE])
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    assert cli_json(capsys, "index", str(docs), "--json")["failed"] == []
+    out = cli_json(capsys, "ask", "Who designed the lamp of the Kettleby lighthouse?", "--json")
+    first = out["citations"][0]
+    assert " ".join(first["quote"].split()) == LIGHTHOUSE.split(" It was")[0]
+    assert "\n" in first["quote"]  # the quote is the document's text, line break and all
+    from index.store import open_store
+    from qa.settings import load_settings
+
+    assert open_store(load_settings()).document_text(first["source"])[first["start"] : first["end"]] == first["quote"]
+    if kind == "txt":
+        assert path.read_text(encoding="utf-8")[first["start"] : first["end"]] == first["quote"]
+    assert "\n" not in out["answer"] and "Marta Quill, who designed its lamp to turn once every nine seconds." in out["answer"]
+    out = cli_json(capsys, "ask", "When was the lighthouse automated?", "--json")  # with the sentence it leans on
+    assert [" ".join(c["quote"].split()) for c in out["citations"]] == LIGHTHOUSE.replace(". ", ".|").split("|")[:2]

@@ -70,6 +70,26 @@ def test_qa_eval_json_on_a_subset(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.integration
+def test_qa_eval_answers_as_well_when_the_paragraphs_are_hard_wrapped(tmp_path, capsys, monkeypatch):
+    """`--wrap` writes each paragraph wrapped at that width, as text files and PDFs are: the answers
+    must not fall to sentence fragments (they did: a newline ended a sentence)."""
+    import json
+
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    subset = tmp_path / "two-articles.json"
+    subset.write_text(json.dumps({"version": "v2.0", "data": data["data"][:2]}), encoding="utf-8")
+    flat = cli_json(capsys, "eval", str(subset), "--json", "--limit", "80")
+    wrapped = cli_json(capsys, "eval", str(subset), "--json", "--limit", "80", "--wrap", "50")
+    assert flat["answerable"] > 30 and wrapped["citations"]["validity"] == 1.0
+    assert wrapped["answers"]["containment"] >= flat["answers"]["containment"] - 0.05
+    assert wrapped["answers"]["mean_words"] >= 0.85 * flat["answers"]["mean_words"]
+    docs = tmp_path / "docs"
+    load_squad(subset, docs, wrap=50)
+    assert all(max(map(len, f.read_text().splitlines())) <= 50 for f in docs.rglob("*.txt") if " " in f.read_text())
+
+
+@pytest.mark.integration
 def test_qa_eval_on_a_jsonl_over_a_folder(capsys, monkeypatch, tmp_path):
     import tempfile
 
@@ -132,6 +152,10 @@ def test_qa_eval_on_a_bad_dataset_is_one_line_and_exit_2(tmp_path, capsys):
     assert err.startswith('error: q.jsonl line 2: "answerable" must be true or false') and err.count("\n") == 1
     code, _, err = run_cli(capsys, "eval", str(DATA), "--limit", "0")
     assert code == 2 and "--limit" in err
+    code, _, err = run_cli(capsys, "eval", str(DATA), "--wrap", "5")
+    assert code == 2 and "--wrap must be 20 columns or more" in err
+    code, _, err = run_cli(capsys, "eval", str(SEEDS.parent / "tests" / "data" / "seeds-questions.jsonl"), "--docs", str(SEEDS), "--wrap", "60")
+    assert code == 2 and "--wrap wraps a SQuAD file's paragraphs" in err and err.count("\n") == 1
     named_json = tmp_path / "q.json"  # questions one a line, in a file named as SQuAD's
     named_json.write_text(f"{GOOD}\n{GOOD}\n", encoding="utf-8")
     code, _, err = run_cli(capsys, "eval", str(named_json))

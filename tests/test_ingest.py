@@ -135,7 +135,7 @@ def test_batches_never_exceed_the_clients_max(tmp_path, settings, monkeypatch):
     import index.indexer
 
     original = index.indexer.embed_chunks
-    monkeypatch.setattr(index.indexer, "embed_chunks", lambda e, texts: (sizes.append(len(texts)), original(e, texts))[1])
+    monkeypatch.setattr(index.indexer, "embed_chunks", lambda e, records: (sizes.append(len(records)), original(e, records))[1])
     index_paths([tmp_path / "big.txt"], settings, store=store, progress=False)
     assert sizes and max(sizes) <= 7 and sum(sizes) == store.collection.count()
 
@@ -348,3 +348,69 @@ def test_token_vectors_are_stored_with_their_chunks_and_read_by_the_answerer(tmp
     assert len(runs) == 1 and len(runs[0]) > 1 and alone.text == with_tokens.text  # each sentence run alone: same answer
     no_match = ExtractiveAnswerer(SentenceScorer(e.encode, embed_query=e.embed_query)).answer(question, question, passages)
     assert with_tokens.citations[0].score > no_match.citations[0].score  # the token match adds to the score
+
+
+@pytest.mark.parametrize("old_manifest", ["column dropped", "column null"])
+def test_an_index_split_by_an_earlier_splitter_is_split_again(tmp_path, settings, old_manifest):
+    """Files indexed before the splitter joined wrapped lines (no split version) are read and split
+    again at the next run, though unchanged; then they are skipped as usual."""
+    import textwrap
+
+    from index.indexer import up_to_date
+    from index.split import SPLIT_VERSION
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "wrapped.txt").write_text(textwrap.fill(PARA, 60), encoding="utf-8")
+    store = open_store(settings)
+    assert index_paths([docs], settings, store=store, progress=False).files_indexed == 1
+    assert up_to_date([docs], settings) is not None
+    with store.manifest.connect() as db:
+        if old_manifest == "column dropped":
+            db.execute("ALTER TABLE files DROP COLUMN split_version")
+            db.execute("ALTER TABLE chunks DROP COLUMN midline")
+        else:
+            db.execute("UPDATE files SET split_version = NULL")
+    store = open_store(settings)  # an older manifest gains the column, empty
+    assert up_to_date([docs], settings) is None
+    again = index_paths([docs], settings, store=store, progress=False)
+    assert (again.files_indexed, again.skipped) == (1, 0)
+    assert [r["split_version"] for r in store.manifest.files()] == [SPLIT_VERSION]
+    assert index_paths([docs], settings, store=store, progress=False).skipped == 1
+
+
+def test_chunks_of_wrapped_text_record_where_they_start_and_their_stored_sentences_line_up(tmp_path, settings):
+    """A chunk of hard-wrapped text often starts mid-line; the index records that, so splitting the
+    chunk alone (as the answerer does) finds the document's sentences and the stored rows match."""
+    import textwrap
+
+    from index.split import split_sentences, starts_midline
+    from qa.answer import ExtractiveAnswerer
+    from qa.retrieve import HybridRetriever, to_passage
+    from qa.score import SentenceScorer
+
+    doc = tmp_path / "wrapped.txt"
+    doc.write_text("\n\n".join(textwrap.fill(p, 50) for p in long_doc(60).split("\n\n")), encoding="utf-8")
+    store = open_store(settings)
+    index_paths([doc], settings, store=store, progress=False)
+    text = store.document_text(str(doc).removeprefix(os.getcwd() + "/"))
+    sentences = [(s.start, s.end) for s in split_sentences(text)]
+    records = store.manifest.chunks(sorted(store.manifest.chunk_id_set()))
+    stored = store.manifest.sentence_vectors(list(records))
+    assert sum(r.midline for r in records.values()) >= 3
+    for cid, r in records.items():
+        assert r.midline == starts_midline(text, r.start)
+        alone = [(r.start + s.start, r.start + s.end) for s in split_sentences(r.text, midline=r.midline)]
+        assert alone == [s for s in sentences if r.start <= s[0] and s[1] <= r.end]
+        assert len(stored[cid]) == len(alone)
+    question = "When was the mayor of town 31 elected?"
+    passages = [to_passage(d) for d in HybridRetriever(store=store, k=5).invoke(question)]
+    assert any(p.midline for p in passages)
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return store.embeddings.encode(texts)
+
+    ExtractiveAnswerer(SentenceScorer(encode, stored=store.manifest.sentence_vectors)).answer(question, question, passages)
+    assert calls == [[question]]  # every sentence's vector came from the index

@@ -1,10 +1,14 @@
 """Splitting is pure: offsets are exact, chunks are whole sentences, edits stay local."""
+import glob
+import json
 import random
+import textwrap
 
 from index.load import parse_date_prefix
-from index.split import chunk_id, chunk_spans, split_sentences
+from index.split import chunk_id, chunk_spans, one_line, split_sentences, starts_midline
 
 SEED = open("seeds/000_85dd2a9e8a7d58fd.txt", encoding="utf-8").read()
+SEEDS = "\n\n".join(t[parse_date_prefix(t)[1]:] for t in (open(p, encoding="utf-8").read() for p in sorted(glob.glob("seeds/*.txt"))))
 
 
 def test_date_prefix_is_metadata_and_body_offset_points_past_it():
@@ -70,3 +74,69 @@ def test_chunk_ids_derive_from_source_and_text():
     assert chunk_id("a.txt", "hello") == chunk_id("a.txt", "hello")
     assert chunk_id("a.txt", "hello") != chunk_id("b.txt", "hello")
     assert chunk_id("a.txt", "hello", 0) != chunk_id("a.txt", "hello", 1)
+
+
+def wrapped(text: str, width: int = 72) -> str:
+    """The seed's paragraphs hard-wrapped at `width`, as text files and PDF text layers are."""
+    return "\n\n".join(textwrap.fill(p, width, break_on_hyphens=False) for p in text.split("\n\n"))
+
+
+def test_a_wrapped_paragraph_splits_into_the_sentences_of_the_unwrapped_one():
+    _, body = parse_date_prefix(SEED)
+    flat = SEED[body:]
+    want = [flat[s.start : s.end] for s in split_sentences(flat)]
+    for width in (40, 60, 72, 100):
+        text = wrapped(flat, width)
+        spans = split_sentences(text)
+        assert [one_line(text[s.start : s.end]) for s in spans] == want, width
+        assert any("\n" in text[s.start : s.end] for s in spans)  # a sentence's span keeps its line breaks
+
+
+def test_wrapped_squad_paragraphs_split_as_their_one_line_originals():
+    """The 301 SQuAD paragraphs, real prose (abbreviations, numbers, quotes, brackets), wrapped at
+    three widths: each splits into the sentences it does as one line."""
+    data = json.loads(open("tests/data/squad2-dev-a.json", encoding="utf-8").read())
+    paragraphs = [p["context"] for article in data["data"] for p in article["paragraphs"]]
+    assert len(paragraphs) > 100
+    for width in (50, 72, 100):
+        for flat in paragraphs:
+            text = textwrap.fill(flat, width, break_on_hyphens=False, break_long_words=False)
+            want = [one_line(flat[s.start : s.end]) for s in split_sentences(flat)]
+            assert [one_line(text[s.start : s.end]) for s in split_sentences(text)] == want, (width, text)
+
+
+def test_a_chunk_of_wrapped_text_splits_as_its_document_does():
+    """The answerer splits each chunk alone, and a chunk may start mid-line (the index records
+    whether it does): any run of whole sentences must split into those sentences, or stored
+    sentence vectors would not line up. A text that starts a line may start with a title."""
+    for width in (40, 60, 72):
+        text = wrapped(SEEDS, width)
+        sentences = [(s.start, s.end) for s in split_sentences(text)]
+        assert sum(text[a - 1] != "\n" for a, _ in sentences[1:]) >= 5  # some start mid-line
+        for i in range(len(sentences)):
+            for j in range(i, min(i + 3, len(sentences))):
+                lo, hi = sentences[i][0], sentences[j][1]
+                alone = [(lo + s.start, lo + s.end) for s in split_sentences(text[lo:hi], midline=starts_midline(text, lo))]
+                assert alone == sentences[i : j + 1], (width, text[lo:hi])
+    text = "Kettleby Lighthouse\nThe lighthouse was built in 1871 by the engineer Marta\nQuill."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == ["Kettleby Lighthouse", text[20:]]
+
+
+def test_headings_list_items_table_rows_code_and_titles_keep_their_own_lines():
+    text = ("# Setup\nInstall the package with pip and then run the command shown below in a terminal\n"
+            "window. Then restart.\n- first item of a list\n- second item\n1. numbered item of a list that is long enough\n"
+            "2. next numbered item\n| name | value |\n| uid | 37 |\n```\nrun --fast --with-a-long-flag-name --and-another\n```\n"
+            "Version\nThis is version 0.21 of the specification, last updated in October.\n"
+            "  2. Basic Permissions.\n\nAll rights granted under this License are granted for the term of\n"
+            "copyright on the Program, and are irrevocable.")
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == [
+        "# Setup",
+        "Install the package with pip and then run the command shown below in a terminal\nwindow.", "Then restart.",
+        "- first item of a list", "- second item", "1. numbered item of a list that is long enough", "2. next numbered item",
+        "| name | value |", "| uid | 37 |", "```", "run --fast --with-a-long-flag-name --and-another", "```",
+        "Version", "This is version 0.21 of the specification, last updated in October.", "2. Basic Permissions.",
+        "All rights granted under this License are granted for the term of\ncopyright on the Program, and are irrevocable."]
+    # a short line runs on when the next one continues it in lower case
+    text = "any data of this type is also some other type, given by the type\nattribute. Next."
+    assert [text[s.start : s.end] for s in split_sentences(text)][0].endswith("type\nattribute.")
