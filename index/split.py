@@ -29,7 +29,7 @@ _ABBREV = {
 _WORD = re.compile(r"\S+")
 # Bump when a change here moves sentence or chunk boundaries: a file indexed under an earlier
 # version is split again at the next index run, even if it has not changed.
-SPLIT_VERSION = 2
+SPLIT_VERSION = 3
 # A line that starts a block of its own: a list item ("- ", "2. ", "b) ", "(iv) "), a numbered
 # heading ("1.2 Scope"), a Markdown heading, quote, table row, code fence or rule.
 _BLOCK_START = re.compile(
@@ -160,8 +160,9 @@ def _hard_split(text: str, span: Span, max_words: int) -> list[Span]:
 
 
 def _closes_chunk(sentence: str) -> bool:
-    """Content-defined boundary: about one sentence in three may close a chunk."""
-    return hashlib.blake2b(sentence.encode(), digest_size=2).digest()[0] % 3 == 0
+    """Content-defined boundary: about one sentence in three may close a chunk. The sentence is
+    hashed as one line, so a document and a re-wrapped copy of it draw the same chunks."""
+    return hashlib.blake2b(one_line(sentence).encode(), digest_size=2).digest()[0] % 3 == 0
 
 
 def _words(text: str, span: Span) -> int:

@@ -72,7 +72,8 @@ def test_qa_eval_json_on_a_subset(tmp_path, capsys, monkeypatch):
 @pytest.mark.integration
 def test_qa_eval_answers_as_well_when_the_paragraphs_are_hard_wrapped(tmp_path, capsys, monkeypatch):
     """`--wrap` writes each paragraph wrapped at that width, as text files and PDFs are: the answers
-    must not fall to sentence fragments (they did: a newline ended a sentence)."""
+    must not fall to sentence fragments (they did: a newline ended a sentence), and retrieval must
+    find the same passages (it did not: chunk boundaries moved with the line breaks)."""
     import json
 
     monkeypatch.setenv("QA_EMBEDDING", "minilm")
@@ -83,6 +84,7 @@ def test_qa_eval_answers_as_well_when_the_paragraphs_are_hard_wrapped(tmp_path, 
     wrapped = cli_json(capsys, "eval", str(subset), "--json", "--limit", "80", "--wrap", "50")
     assert flat["answerable"] > 30 and wrapped["citations"]["validity"] == 1.0
     assert wrapped["answers"]["containment"] >= flat["answers"]["containment"] - 0.05
+    assert {k: round(v, 6) for k, v in wrapped["retrieval"].items()} == {k: round(v, 6) for k, v in flat["retrieval"].items()}
     assert wrapped["answers"]["mean_words"] >= 0.85 * flat["answers"]["mean_words"]
     docs = tmp_path / "docs"
     load_squad(subset, docs, wrap=50)

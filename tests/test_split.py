@@ -105,6 +105,16 @@ def test_wrapped_squad_paragraphs_split_as_their_one_line_originals():
             assert [one_line(text[s.start : s.end]) for s in split_sentences(text)] == want, (width, text)
 
 
+def test_wrapped_text_draws_the_chunks_of_its_one_line_original():
+    """Chunk boundaries are content-defined: wrapping a document at any width must not move them,
+    or the same text would be retrieved differently as a .txt and as a PDF."""
+    flat_chunks = [one_line(SEEDS[c.start : c.end]) for c in chunk_spans(SEEDS)]
+    assert len(flat_chunks) > 5
+    for width in (40, 60, 72, 100):
+        text = wrapped(SEEDS, width)
+        assert [one_line(text[c.start : c.end]) for c in chunk_spans(text)] == flat_chunks, width
+
+
 def test_a_chunk_of_wrapped_text_splits_as_its_document_does():
     """The answerer splits each chunk alone, and a chunk may start mid-line (the index records
     whether it does): any run of whole sentences must split into those sentences, or stored
