@@ -29,11 +29,14 @@ _ABBREV = {
 _WORD = re.compile(r"\S+")
 # Bump when a change here moves sentence or chunk boundaries: a file indexed under an earlier
 # version is split again at the next index run, even if it has not changed.
-SPLIT_VERSION = 3
+SPLIT_VERSION = 4
 # A line that starts a block of its own: a list item ("- ", "2. ", "b) ", "(iv) "), a numbered
 # heading ("1.2 Scope"), a Markdown heading, quote, table row, code fence or rule.
 _BLOCK_START = re.compile(
     r"""\s*(?:[-*+•‣◦▪]\s|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcdmIVXLCDM]{2,6})[.)]\s|\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z]|[#>|]|```|~~~|[=_*-]{3,}\s*$)""")
+# A field ("Version: 2.4", "Author: Ada Lumen"): two lines in a row that open so are a header's
+# or front matter's, not wrapped prose ("... (Norman: Nourmands; French: Normands;" / "Latin: ...").
+_FIELD = re.compile(r"""\s*[A-Z][\w-]{0,40}:(?:\s|$)""")
 # A line after which a newline is always hard: a heading, table row, fence or rule.
 _HARD_LINE = re.compile(r"""\s*(?:#|\||```|~~~|[=_*-]{3,}\s*$)|.*\|\s*$""")
 # A line this long runs on into the next (wrap widths are 60-80); a shorter one does when the next
@@ -71,7 +74,8 @@ def _is_abbreviation(text: str, dot: int, line_start: int) -> bool:
 
 def soft_break(line: str, following: str, partial: bool = False) -> bool:
     """Whether the newline between two non-blank lines only wraps prose, so a sentence runs on
-    across it. Not when `following` opens a block or `line` is a heading or a table row. Else
+    across it. Not when `following` opens a block, `line` is a heading or a table row, or both are
+    fields ("Name: qa-local" / "Version: 0.1"). Else
     when `line` is long, or `following`'s first word would not have fitted on it (a text wrapped
     at any width; a title such as "Version" is followed by a line longer than it and that word),
     or `line` holds a sentence's end, or `following` opens in lower case ("... given by the
@@ -80,11 +84,18 @@ def soft_break(line: str, following: str, partial: bool = False) -> bool:
     """
     if _HARD_LINE.match(line) or _BLOCK_START.match(following):
         return False
+    if not partial and _FIELD.match(line) and _FIELD.match(following) and not _ends_inside(line):
+        return False  # a partial line holds a sentence's end, so its whole line is no field either
     line, following = line.strip(), following.strip()
     if partial or following[:1].islower() or len(line) >= LONG_LINE_CHARS:
         return True
     if len(line) >= SHORT_LINE_CHARS and len(line) + 1 + len(following.split()[0]) > len(following):
         return True
+    return _ends_inside(line)
+
+
+def _ends_inside(line: str) -> bool:
+    """Whether a sentence ends inside `line` (not at its end, where nothing follows to tell)."""
     return any(not _abbreviation_end(line, m) for m in _SENT_END.finditer(line))
 
 
@@ -139,9 +150,28 @@ def split_sentences(text: str, start: int = 0, end: int | None = None, midline: 
     return spans
 
 
+# Markup that frames text and states nothing: a Markdown heading (or a code comment), a code
+# fence, a rule or underline; and a line underlined with "===" / "---" / "~~~" is a heading too.
+_MARKUP = re.compile(r"""\s*(?:#{1,6}(?:\s|$)|```|~~~|([=_*~-])\1{2,}\s*$)""")
+_UNDERLINED = re.compile(r"""[ \t]*\n[ \t]*([=~-])\1{2,}[ \t]*(?:\n|$)""")
+
+
+def is_markup(sentence: str, after: str = "") -> bool:
+    """Whether a sentence is a heading, rule or code fence (pure): it names a topic or frames a
+    block, and answers nothing. `after`: the text that follows it, where an underline shows a heading."""
+    return bool(_MARKUP.match(sentence)) or ("\n" not in sentence.strip() and bool(_UNDERLINED.match(after)))
+
+
+def field_value(sentence: str) -> str | None:
+    """The value of a field ("Name: kettle" -> "kettle"), or None for anything else (pure)."""
+    m = _FIELD.match(sentence)
+    return sentence[m.end() :].strip() if m and "\n" not in sentence.strip() else None
+
+
 def starts_midline(text: str, start: int) -> bool:
-    """Whether `text[start:]` begins in the middle of a line of `text` (pure)."""
-    return start > 0 and text[start - 1] != "\n"
+    """Whether `text[start:]` begins in the middle of a line of `text`, after something on it that
+    is not indentation (pure)."""
+    return bool(text[text.rfind("\n", 0, start) + 1 : start].strip())
 
 
 def one_line(text: str) -> str:

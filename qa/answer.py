@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.bm25 import fold
-from index.split import one_line
-from qa.cite import Sentence, check_generated, content_words, make_citation
+from index.split import field_value, is_markup, one_line
+from qa.cite import Sentence, check_generated, content_stems, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
 from qa.score import SentenceScorer, leans_back
@@ -30,6 +30,21 @@ NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 def should_abstain(best_score: float, threshold: float) -> bool:
     """The abstention rule: nothing retrieved supports an answer well enough."""
     return best_score < threshold
+
+
+def adds_nothing(sentence: str, question_stems: set[str]) -> bool:
+    """Whether a sentence says no more than the question does (pure): its content words, or a
+    field's value ("Name: kettle"), are all the question's own. Such a sentence matches the
+    question as well as anything can, and answers nothing."""
+    value = field_value(sentence)
+    return content_stems(sentence if value is None else value) <= question_stems
+
+
+def statements(order: list[int], empty: list[bool]) -> list[int]:
+    """`order` without the sentences that state nothing (`empty[i]`: headings, rules, code fences,
+    the question's own words), unless nothing else was retrieved (pure): "## Installing Requests"
+    matches "How do I install requests?" best and answers nothing; the command under it does."""
+    return [i for i in order if not empty[i]] or order
 
 
 def choose_sentences(sentences: list[Sentence], previous: list[Sentence | None], scores: np.ndarray, order: list[int],
@@ -110,7 +125,10 @@ class ExtractiveAnswerer:
         sentences, previous, scores = self.scorer.score(query, passages, asked=question)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
-        order = [int(i) for i in np.argsort(-scores)]
+        asked = content_stems(question) | content_stems(query)
+        empty = [is_markup(s.text, passages[s.passage].text[s.end - passages[s.passage].start :][:80])
+                 or adds_nothing(s.text, asked) for s in sentences]
+        order = statements([int(i) for i in np.argsort(-scores)], empty)
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
         sources = [passages[x.passage].source for x in sentences]

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from conftest import bag_encode
 
-from qa.answer import choose_sentences, definition_subject, introduction_first, rewrite_followup, should_abstain
+from index.split import is_markup
+from qa.answer import (adds_nothing, choose_sentences, definition_subject, introduction_first, rewrite_followup,
+                       should_abstain, statements)
 from qa.chain import EMPTY_QUESTION, OVERVIEW, SMALL_TALK, check_question, plain_question
-from qa.cite import (Sentence, check_generated, missing_specifics, parse_markers, passage_sentences, previous_sentences,
+from qa.cite import (Sentence, check_generated, content_stems, missing_specifics, parse_markers, passage_sentences, previous_sentences,
                      specifics, word_overlap)
 from qa.render import chat_markdown, md_escape
 from qa.retrieve import rrf_fuse
@@ -207,6 +209,22 @@ def test_a_who_is_answer_leads_with_where_the_name_is_introduced():
     # nor one in another document than the best mention's
     assert introduction_first("Liu", sentences, ["b.txt", "a.txt", "a.txt", "a.txt"], scores, order, 0.85) == order
     assert introduction_first("Wang", sentences, sources, scores, order, 0.85) == order  # never mentioned
+
+
+def test_headings_rules_and_fences_are_answered_with_last():
+    """A heading matches the question it titles best and answers nothing ("## Installing Requests" for
+    "How do I install requests?"): the statements under it come first."""
+    assert is_markup("## Installing Requests") and is_markup("# filelock") and is_markup("```console")
+    assert is_markup("------") and is_markup("~~~~~~") and is_markup("Parameters", "\n~~~~~~~~~~\n\n* iterable")
+    assert is_markup("Installing", "\n==========")
+    assert not is_markup("$ python -m pip install requests") and not is_markup("Requests is available on PyPI:", "\n\n```")
+    assert not is_markup("C# is a language.") and not is_markup("Version 2.0", "\n- a list item") and not is_markup("Sizes", " -- see")
+    asked = content_stems("What is the license of kettle?")
+    assert adds_nothing("Name: kettle", asked) and adds_nothing("Kettle licenses.", asked) and adds_nothing("It is.", asked)
+    assert not adds_nothing("License: MIT", asked) and not adds_nothing("Kettle is licensed under MIT.", asked)
+    assert statements([2, 0, 3, 1], [False, False, True, True]) == [0, 1]
+    assert statements([2, 0, 3, 1], [False, False, True, False]) == [0, 3, 1]
+    assert statements([2, 3], [False, False, True, True]) == [2, 3]  # nothing else: markup is still an answer
 
 
 def unit_rows(*rows: list[float]) -> np.ndarray:

@@ -221,3 +221,41 @@ def test_a_sentence_wrapped_across_lines_is_answered_whole(tmp_path, monkeypatch
     assert "\n" not in out["answer"] and "Marta Quill, who designed its lamp to turn once every nine seconds." in out["answer"]
     out = cli_json(capsys, "ask", "When was the lighthouse automated?", "--json")  # with the sentence it leans on
     assert [" ".join(c["quote"].split()) for c in out["citations"]] == LIGHTHOUSE.replace(". ", ".|").split("|")[:2]
+
+
+README_MD = """Metadata-Version: 2.4
+Name: kettle
+Version: 1.2.0
+Summary: Boil water from the command line.
+License: MIT
+
+# kettle
+
+Kettle boils water for you, on time, from a terminal.
+
+## Installing Kettle
+
+Kettle is available on PyPI:
+
+```console
+$ python -m pip install kettle
+```
+
+Kettle officially supports Python 3.10+.
+"""
+
+
+def test_a_heading_is_not_the_answer_and_header_fields_are_their_own_lines(tmp_path, monkeypatch, capsys):
+    """Package READMEs: "## Installing Kettle" matched "How do I install kettle?" best and was the
+    answer; the header's "License: MIT" ran on with the fields around it."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kettle.md").write_text(README_MD, encoding="utf-8")
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    assert cli_json(capsys, "index", str(docs), "--json")["failed"] == []
+    out = cli_json(capsys, "ask", "How do I install kettle?", "--json")
+    assert not out["abstained"] and out["citations"][0]["quote"] == "$ python -m pip install kettle"
+    assert not any(c["quote"].startswith(("#", "```")) for c in out["citations"])
+    out = cli_json(capsys, "ask", "What is the license of kettle?", "--json")
+    assert out["citations"][0]["quote"] == "License: MIT"

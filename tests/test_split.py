@@ -150,3 +150,36 @@ def test_headings_list_items_table_rows_code_and_titles_keep_their_own_lines():
     # a short line runs on when the next one continues it in lower case
     text = "any data of this type is also some other type, given by the type\nattribute. Next."
     assert [text[s.start : s.end] for s in split_sentences(text)][0].endswith("type\nattribute.")
+
+
+def test_header_fields_keep_their_own_lines_and_a_chunk_of_them_splits_as_its_document():
+    """Package metadata, e-mail headers and front matter: "Name: x" under "Version: 2.4" is a new
+    field, not a wrap (they ran together: "Metadata-Version: 2.4 Name: watchfiles" [1]). Prose that
+    wraps at a "Latin: Normanni)" still runs on."""
+    text = ("Metadata-Version: 2.4\nName: watchfiles\nVersion: 1.3.0\nSummary: Simple, modern and high performance "
+            "file watching and code reload in python.\nLicense: MIT\n\nThe Normans (Norman: Nourmands; French: Normands;\n"
+            "Latin: Normanni) gave their name to Normandy.\nVersion: 2")
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == ["Metadata-Version: 2.4", "Name: watchfiles", "Version: 1.3.0",
+                   "Summary: Simple, modern and high performance file watching and code reload in python.", "License: MIT",
+                   "The Normans (Norman: Nourmands; French: Normands;\nLatin: Normanni) gave their name to Normandy.",
+                   "Version: 2"]
+    spans = split_sentences(text)
+    for i in range(len(spans)):
+        for j in range(i, len(spans)):
+            lo, hi = spans[i].start, spans[j].end
+            alone = [(lo + s.start, lo + s.end) for s in split_sentences(text[lo:hi], midline=starts_midline(text, lo))]
+            assert alone == [(s.start, s.end) for s in spans[i : j + 1]], text[lo:hi]
+
+
+def test_a_chunk_that_starts_after_indentation_does_not_start_mid_line():
+    """Licences and code indent their lines: a chunk that opens after the indentation opens its line
+    (it was read as mid-line, so "Apache License" ran into the "Version 2.0" line under it)."""
+    text = "                    Apache License\n              Version 2.0, January 2004\n\n   1. Definitions.\n  }\n  // a comment."
+    assert not starts_midline(text, text.index("Apache")) and not starts_midline(text, text.index("}"))
+    assert starts_midline(text, text.index("January"))
+    spans = split_sentences(text)
+    assert [text[s.start : s.end] for s in spans][:2] == ["Apache License", "Version 2.0, January 2004"]
+    for s in spans:
+        alone = split_sentences(text[s.start :], midline=starts_midline(text, s.start))
+        assert [(s.start + a.start, s.start + a.end) for a in alone] == [(x.start, x.end) for x in spans if x.start >= s.start]
