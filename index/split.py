@@ -151,8 +151,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None, midline: 
 
 
 # Markup that frames text and states nothing: a Markdown heading (or a code comment), a code
-# fence, a rule or underline; and a line underlined with "===" / "---" / "~~~" is a heading too.
-_MARKUP = re.compile(r"""\s*(?:#{1,6}(?:\s|$)|```|~~~|([=_*~-])\1{2,}\s*$)""")
+# fence, a rule or underline, a heading with its permalink sign (HTML docs: "Abstract¶"); and a
+# line underlined with "===" / "---" / "~~~" is a heading too.
+_MARKUP = re.compile(r"""\s*(?:#{1,6}(?:\s|$)|```|~~~|([=_*~-])\1{2,}\s*$|[^\n]*¶\s*$)""")
 _UNDERLINED = re.compile(r"""[ \t]*\n[ \t]*([=~-])\1{2,}[ \t]*(?:\n|$)""")
 
 

@@ -133,7 +133,8 @@ class ExtractiveAnswerer:
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
         sources = [passages[x.passage].source for x in sentences]
         order = introduction_first(definition_subject(question), sentences, sources, scores, order, self.second_ratio)
-        chosen = choose_sentences(sentences, previous, scores, order, self.max_sentences, self.second_ratio)
+        antecedents = [None if p is not None and is_markup(p.text) else p for p in previous]  # "Abstract¶" is no subject
+        chosen = choose_sentences(sentences, antecedents, scores, order, self.max_sentences, self.second_ratio)
         scored = {(s.passage, s.start): float(x) for s, x in zip(sentences, scores)}
         citations, parts = [], []
         for n, s in enumerate(chosen, start=1):

@@ -216,7 +216,7 @@ def test_headings_rules_and_fences_are_answered_with_last():
     "How do I install requests?"): the statements under it come first."""
     assert is_markup("## Installing Requests") and is_markup("# filelock") and is_markup("```console")
     assert is_markup("------") and is_markup("~~~~~~") and is_markup("Parameters", "\n~~~~~~~~~~\n\n* iterable")
-    assert is_markup("Installing", "\n==========")
+    assert is_markup("Installing", "\n==========") and is_markup("1. Copyright¶")
     assert not is_markup("$ python -m pip install requests") and not is_markup("Requests is available on PyPI:", "\n\n```")
     assert not is_markup("C# is a language.") and not is_markup("Version 2.0", "\n- a list item") and not is_markup("Sizes", " -- see")
     asked = content_stems("What is the license of kettle?")

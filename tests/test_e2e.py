@@ -242,6 +242,10 @@ $ python -m pip install kettle
 ```
 
 Kettle officially supports Python 3.10+.
+
+## Speed
+
+It boils a litre of water in ninety seconds.
 """
 
 
@@ -259,3 +263,5 @@ def test_a_heading_is_not_the_answer_and_header_fields_are_their_own_lines(tmp_p
     assert not any(c["quote"].startswith(("#", "```")) for c in out["citations"])
     out = cli_json(capsys, "ask", "What is the license of kettle?", "--json")
     assert out["citations"][0]["quote"] == "License: MIT"
+    out = cli_json(capsys, "ask", "How fast does kettle boil a litre?", "--json")  # "It ..." leans on no heading
+    assert out["citations"][0]["quote"] == "It boils a litre of water in ninety seconds."
