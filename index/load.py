@@ -1,7 +1,7 @@
 """Loading: a file on disk -> its extracted text, with the metadata citations need.
 
 Covers .txt/.md (any common encoding), .html (main text only), .pdf (text layer, page offsets)
-and .docx. Each loader returns the document's *extracted text*; every offset elsewhere in the
+and .docx (paragraphs, headings and tables, in order). Each loader returns the document's *extracted text*; every offset elsewhere in the
 project refers to that text, and the index keeps a copy of it so quotes can always be re-checked.
 Leaves out: splitting (split.py) and anything about the index.
 """
@@ -153,7 +153,29 @@ def _load_docx(path: Path) -> str:
         document = docx.Document(str(path))
     except Exception as e:  # python-docx raises a variety of errors on malformed packages
         raise LoadError(f"corrupt .docx ({type(e).__name__})") from None
-    return "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
+    return "\n\n".join(b for b in map(_docx_block, document.iter_inner_content()) if b.strip())
+
+
+def _docx_block(item) -> str:
+    """A .docx body item as text: a paragraph as it is, a heading as a Markdown heading ("# Results",
+    so it is read as one: split.is_markup), a table as one "| cell | cell |" line a row (a merged
+    cell once)."""
+    from docx.table import Table
+
+    if isinstance(item, Table):
+        rows = []
+        for row in item.rows:
+            cells, last = [], None
+            for cell in row.cells:
+                if cell._tc is not last:
+                    cells.append(" ".join(cell.text.split()).replace("|", "/"))
+                last = cell._tc
+            if any(cells):
+                rows.append("| " + " | ".join(cells) + " |")
+        return "\n".join(rows)
+    style = (item.style.name if item.style is not None else "") or ""
+    level = 1 if style == "Title" else int(style[8:]) if re.fullmatch(r"Heading [1-9]", style) else 0
+    return "#" * min(level, 6) + " " + " ".join(item.text.split()) if level and item.text.strip() else item.text
 
 
 def extract(path: Path) -> tuple[str, list[int]]:

@@ -32,12 +32,18 @@ def should_abstain(best_score: float, threshold: float) -> bool:
     return best_score < threshold
 
 
-def adds_nothing(sentence: str, question_stems: set[str]) -> bool:
+_YES_NO = re.compile(r"\s*(?i:is|are|was|were|am|do|does|did|can|could|will|would|shall|should|has|have|had|may|might|must)\b")
+
+
+def adds_nothing(sentence: str, question: str) -> bool:
     """Whether a sentence says no more than the question does (pure): its content words, or a
     field's value ("Name: kettle"), are all the question's own. Such a sentence matches the
-    question as well as anything can, and answers nothing."""
+    question as well as anything can, and answers nothing; unless the question asks yes or no
+    ("Do prices include VAT?"), which a sentence that says it answers ("Prices include VAT.")."""
+    if _YES_NO.match(question):
+        return False
     value = field_value(sentence)
-    return content_stems(sentence if value is None else value) <= question_stems
+    return content_stems(sentence if value is None else value) <= content_stems(question)
 
 
 def statements(order: list[int], empty: list[bool]) -> list[int]:
@@ -125,9 +131,8 @@ class ExtractiveAnswerer:
         sentences, previous, scores = self.scorer.score(query, passages, asked=question)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
-        asked = content_stems(question) | content_stems(query)
         empty = [is_markup(s.text, passages[s.passage].text[s.end - passages[s.passage].start :][:80])
-                 or adds_nothing(s.text, asked) for s in sentences]
+                 or adds_nothing(s.text, query) for s in sentences]
         order = statements([int(i) for i in np.argsort(-scores)], empty)
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)

@@ -265,3 +265,20 @@ def test_a_heading_is_not_the_answer_and_header_fields_are_their_own_lines(tmp_p
     assert out["citations"][0]["quote"] == "License: MIT"
     out = cli_json(capsys, "ask", "How fast does kettle boil a litre?", "--json")  # "It ..." leans on no heading
     assert out["citations"][0]["quote"] == "It boils a litre of water in ninety seconds."
+
+
+def test_a_word_tables_row_answers_and_a_yes_or_no_question_gets_the_sentence_that_says_so(tmp_path, monkeypatch, capsys):
+    """A .docx table was never indexed (only its paragraphs were); "Do prices include VAT?" must be
+    answered by "Prices include VAT.", which holds nothing but the question's words."""
+    from test_ingest import make_kettles_docx
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_kettles_docx(docs / "kettles.docx")
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    assert cli_json(capsys, "index", str(docs), "--json")["failed"] == []
+    out = cli_json(capsys, "ask", "How long does Kettle 2 take to boil?", "--json")
+    assert out["citations"][0]["quote"] == "| Kettle 2 | 90 seconds | 35 pounds |"
+    out = cli_json(capsys, "ask", "Do prices include VAT?", "--json")
+    assert not out["abstained"] and out["citations"][0]["quote"] == "Prices include VAT."

@@ -39,6 +39,34 @@ def make_docx(path: Path, paragraphs: list[str]) -> None:
     d.save(str(path))
 
 
+def make_kettles_docx(path: Path) -> None:
+    """A Word document with a title, a heading, a table (one merged cell) and paragraphs."""
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Kettle models", 0)
+    d.add_paragraph("The Kettleby works makes two kettles.")
+    d.add_heading("Boiling times", 1)
+    table = d.add_table(rows=3, cols=3)
+    for r, row in enumerate([["Model", "Boil time", "Price"], ["Kettle 1", "120 seconds", "20 pounds"], ["Kettle 2", "90 seconds", "35 pounds"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(0, 1).merge(table.cell(0, 2)).text = "Boil time and price"
+    d.add_paragraph("Prices include VAT.")
+    d.save(str(path))
+
+
+def test_a_docx_keeps_its_tables_and_headings_in_order(tmp_path):
+    """python-docx's `paragraphs` leave tables out: a table's rows were never indexed."""
+    from index.load import extract
+
+    make_kettles_docx(tmp_path / "k.docx")
+    text, pages = extract(tmp_path / "k.docx")
+    assert pages == [] and text == ("# Kettle models\n\nThe Kettleby works makes two kettles.\n\n# Boiling times\n\n"
+                                    "| Model | Boil time and price |\n| Kettle 1 | 120 seconds | 20 pounds |\n"
+                                    "| Kettle 2 | 90 seconds | 35 pounds |\n\nPrices include VAT.")
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"])
 def test_text_in_any_common_encoding_decodes(encoding):
     text = "Café in Zürich: “quotes” — façade, naïve résumé." if encoding in ("utf-8", "utf-8-sig", "utf-16", "cp1252") else "Café in Zürich: façade, naïve résumé."
