@@ -35,15 +35,21 @@ def should_abstain(best_score: float, threshold: float) -> bool:
 _YES_NO = re.compile(r"\s*(?i:is|are|was|were|am|do|does|did|can|could|will|would|shall|should|has|have|had|may|might|must)\b")
 
 
-def adds_nothing(sentence: str, question: str) -> bool:
+def echo_stems(question: str) -> set[str] | None:
+    """The stems a sentence must go beyond to answer `question` (`adds_nothing`), or None for a
+    question that asks yes or no ("Do prices include VAT?"), which a sentence that only says it
+    answers ("Prices include VAT.")."""
+    return None if _YES_NO.match(question) else content_stems(question)
+
+
+def adds_nothing(sentence: str, question_stems: set[str] | None) -> bool:
     """Whether a sentence says no more than the question does (pure): its content words, or a
-    field's value ("Name: kettle"), are all the question's own. Such a sentence matches the
-    question as well as anything can, and answers nothing; unless the question asks yes or no
-    ("Do prices include VAT?"), which a sentence that says it answers ("Prices include VAT.")."""
-    if _YES_NO.match(question):
+    field's value ("Name: kettle"), are all the question's own (`echo_stems`). Such a sentence
+    matches the question as well as anything can, and answers nothing."""
+    if question_stems is None:
         return False
     value = field_value(sentence)
-    return content_stems(sentence if value is None else value) <= content_stems(question)
+    return content_stems(sentence if value is None else value) <= question_stems
 
 
 def statements(order: list[int], empty: list[bool]) -> list[int]:
@@ -131,8 +137,9 @@ class ExtractiveAnswerer:
         sentences, previous, scores = self.scorer.score(query, passages, asked=question)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
+        asked = echo_stems(query)
         empty = [is_markup(s.text, passages[s.passage].text[s.end - passages[s.passage].start :][:80])
-                 or adds_nothing(s.text, query) for s in sentences]
+                 or adds_nothing(s.text, asked) for s in sentences]
         order = statements([int(i) for i in np.argsort(-scores)], empty)
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
