@@ -15,7 +15,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
-from qa.cite import content_words
+from qa.cite import asked_words, content_words, spelling_suggestions
 from qa.prompt import condense_messages
 from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
@@ -155,13 +155,15 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
 
     def retrieve(state: dict) -> dict:
         if state["problem"]:
-            return {**state, "passages": [], "unmatched": []}
+            return {**state, "passages": [], "unmatched": [], "suggestions": {}}
         t = time.perf_counter()
         passages = [to_passage(d) for d in retriever.invoke(state["query"])]
         if not passages and not store.manifest.counts()[1]:  # retrieval finds nothing only in an empty index
-            return {**state, "problem": NO_DOCUMENTS, "passages": [], "unmatched": []}
-        unmatched = store.unseen(question_names(state["question"]))  # the question as typed, not what it carries
-        return {**state, "passages": passages, "unmatched": unmatched,
+            return {**state, "problem": NO_DOCUMENTS, "passages": [], "unmatched": [], "suggestions": {}}
+        names = question_names(state["question"])  # the question as typed, not what it carries
+        unseen = store.unseen(names + [w for w in asked_words(state["question"]) if w not in names])
+        unmatched = [w for w in unseen if w in names]
+        return {**state, "passages": passages, "unmatched": unmatched, "suggestions": spelling_suggestions(unseen, passages),
                 "timings": {**state["timings"], "retrieve_ms": (time.perf_counter() - t) * 1000}}
 
     def answer(states: Iterator[dict]) -> Iterator[Answer]:
@@ -174,6 +176,7 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
         t = time.perf_counter()
         for ans in answerer.stream(state["question"], state["query"], state["passages"]):
             ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
+            ans.suggestions = state["suggestions"]
             ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
                            "total_ms": (time.perf_counter() - state["t0"]) * 1000}
             yield ans

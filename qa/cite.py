@@ -11,6 +11,7 @@ Pure functions over text, offsets and vectors (vectors come in from the caller):
 """
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,3 +223,29 @@ def check_generated(
             citations.append(make_citation(len(citations) + 1, p, s.start, s.end, s.text, best_score))
         parts.append(f"{claim} [{by_quote[key]}]")
     return " ".join(parts), citations, unsupported
+
+
+def asked_words(question: str) -> list[str]:
+    """The question's content words as typed, once each, of four letters or more: the ones worth
+    checking against the index's vocabulary (pure)."""
+    out: list[str] = []
+    for w in WORD.findall(question):
+        if len(w) >= 4 and w.lower() not in STOPWORDS and w not in out:
+            out.append(w)
+    return out
+
+
+def spelling_suggestions(words: list[str], passages: list[Passage], cutoff: float = 0.8) -> dict[str, str]:
+    """For each of `words` (ones no indexed document has), the retrieved passages' word closest to
+    it in spelling, where one is close enough (pure): "civilans" -> "civilians", "Blinkin" ->
+    "Blinken". Retrieval still finds the passage a misspelt question is about, and so its word."""
+    candidates: dict[str, str] = {}
+    for p in passages:
+        for w in WORD.findall(p.text + " " + (p.lead_text or "")):
+            if len(w) >= 4 and w.lower() not in STOPWORDS:
+                candidates.setdefault(w.lower(), w)
+    out = {}
+    for word in words:
+        if len(word) >= 4 and (close := difflib.get_close_matches(word.lower(), candidates, n=1, cutoff=cutoff)):
+            out[word] = candidates[close[0]]
+    return out

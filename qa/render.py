@@ -34,14 +34,20 @@ def citation_label(c: Citation | dict, full_path: bool = False) -> str:
 
 
 def unmatched_note(answer: Answer | dict) -> str | None:
-    """What to say of the question's names that no document has, or None (pure)."""
+    """What to say of the question's names that no document has, and of its words that no document
+    has but that look misspelt (a retrieved word is spelt nearly so), or None (pure)."""
     get = answer.get if isinstance(answer, dict) else lambda k: getattr(answer, k)
-    if not get("unmatched"):
-        return None
-    said = " or ".join(f"“{n}”" for n in get("unmatched"))
-    if get("abstained"):
-        return f"No indexed document mentions {said}."
-    return f"No indexed document mentions {said}: the passages cited are the closest matches, not about it."
+    names, fixes = get("unmatched") or [], get("suggestions") or {}
+    notes = []
+    if names:
+        said = " or ".join(f"“{n}”" for n in names)
+        notes.append(f"No indexed document mentions {said}." if get("abstained") else
+                     f"No indexed document mentions {said}: the passages cited are the closest matches, not about it.")
+    if others := [w for w in fixes if w not in names]:
+        notes.append(f"No indexed document has {' or '.join(f'“{w}”' for w in others)}.")
+    if fixes:
+        notes.append(f"Did you mean {', '.join(f'“{f}”' for f in fixes.values())}?")
+    return " ".join(notes) or None
 
 
 def unsupported_note(answer: Answer) -> str | None:

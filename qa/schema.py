@@ -67,6 +67,9 @@ class Answer:
     # Names in the question that no indexed document has: the documents are silent on them, so the
     # passages cited are only the closest matches (render.py says so beside the answer).
     unmatched: list[str] = field(default_factory=list)
+    # Words of the question that no indexed document has, each with the retrieved passages' word
+    # closest to it in spelling ("civilans" -> "civilians"): said beside the answer, never applied.
+    suggestions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -76,6 +79,7 @@ class Answer:
             "nearest": [c.to_dict() for c in self.nearest],
             "unsupported": list(self.unsupported),
             "unmatched": list(self.unmatched),
+            "suggestions": dict(self.suggestions),
             "query": self.query,
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},

@@ -316,6 +316,20 @@ def test_a_name_no_document_has_is_said_beside_the_answer():
     assert answered.to_dict()["unmatched"] == ["Ukraine"]
 
 
+def test_a_misspelt_word_gets_the_retrieved_word_spelt_nearly_so():
+    from qa.cite import asked_words, spelling_suggestions
+    from qa.render import unmatched_note
+
+    assert asked_words("Wat did Wang Yi say about civilans and civilans?") == ["Wang", "civilans"]  # short words and stopwords aside
+    passages = [Passage("c1", "d.txt", 0, 27, "Wang Yi spoke of civilians.", lead_text="Blinken called.")]
+    assert spelling_suggestions(["civilans", "Blinkin", "Ukraine", "Wat"], passages) == {"civilans": "civilians", "Blinkin": "Blinken"}
+    abstained = Answer("I could not find this in the indexed documents.", abstained=True, unmatched=["Blinkin"],
+                       suggestions={"Blinkin": "Blinken", "civilans": "civilians"})
+    assert unmatched_note(abstained) == ("No indexed document mentions “Blinkin”. No indexed document has “civilans”. "
+                                         "Did you mean “Blinken”, “civilians”?")
+    assert abstained.to_dict()["suggestions"] == {"Blinkin": "Blinken", "civilans": "civilians"}
+
+
 def test_sentences_the_check_did_not_pass_are_told_once_and_counted():
     from qa.render import cli_text
 

@@ -65,6 +65,9 @@ def test_a_name_the_documents_never_mention_is_said_not_passed_over(real_env, ca
     assert cli_json(capsys, "ask", "What did Wang Yi say about civilians?", "--json")["unmatched"] == []
     code, text, _ = run_cli(capsys, "ask", "When did Liu Jianchao visit Tokyo?")
     assert code == 0 and "Note: No indexed document mentions “Tokyo”" in text
+    out = cli_json(capsys, "ask", "Wat did Wang Yi say about civilans?", "--json")  # typed in a hurry
+    assert out["suggestions"] == {"civilans": "civilians"} and out["unmatched"] == []
+    assert cli_json(capsys, "ask", "What did Wang Yi say about civilians?", "--json")["suggestions"] == {}
 
 
 def test_followup_uses_history(real_env, capsys):
