@@ -29,7 +29,7 @@ _ABBREV = {
 _WORD = re.compile(r"\S+")
 # Bump when a change here moves sentence or chunk boundaries: a file indexed under an earlier
 # version is split again at the next index run, even if it has not changed.
-SPLIT_VERSION = 4
+SPLIT_VERSION = 5
 # A line that starts a block of its own: a list item ("- ", "2. ", "b) ", "(iv) "), a numbered
 # heading ("1.2 Scope"), a Markdown heading, quote, table row, code fence or rule.
 _BLOCK_START = re.compile(
@@ -37,8 +37,12 @@ _BLOCK_START = re.compile(
 # A field ("Version: 2.4", "Author: Ada Lumen"): two lines in a row that open so are a header's
 # or front matter's, not wrapped prose ("... (Norman: Nourmands; French: Normands;" / "Latin: ...").
 _FIELD = re.compile(r"""\s*[A-Z][\w-]{0,40}:(?:\s|$)""")
+# An item's or a section's number: "2", "2.11".
+_NUMBERING = re.compile(r"""\d{1,3}(?:\.\d{1,3})*""")
+# A numbered heading: "2.11. Subclassing", "1.2 Scope" (short, and no sentence's end in it).
+_NUMBERED_HEADING = r"""\s*\d{1,3}(?:\.\d{1,3})+\.?\s+[A-Z][^.!?]{0,50}$"""
 # A line after which a newline is always hard: a heading, table row, fence or rule.
-_HARD_LINE = re.compile(r"""\s*(?:#|\||```|~~~|[=_*-]{3,}\s*$)|.*\|\s*$""")
+_HARD_LINE = re.compile(r"""\s*(?:#|\||```|~~~|[=_*-]{3,}\s*$)|.*\|\s*$|""" + _NUMBERED_HEADING)
 # A line this long runs on into the next (wrap widths are 60-80); a shorter one does when the next
 # line's first word would not have fitted on it (`soft_break`), and never below the floor.
 LONG_LINE_CHARS = 60
@@ -67,7 +71,7 @@ def _is_abbreviation(text: str, dot: int, line_start: int) -> bool:
     word = text[i:dot].lower().lstrip("(\"'“‘")
     if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
         return True
-    if word.isdigit() and len(word) <= 3 and not text[line_start:i].strip():  # a numbered item: "2. Basic Permissions."
+    if _NUMBERING.fullmatch(word) and not text[line_start:i].strip():  # a numbered item: "2. Basic Permissions.", "2.11. Subclassing"
         return True
     return word in _ABBREV
 
@@ -151,9 +155,10 @@ def split_sentences(text: str, start: int = 0, end: int | None = None, midline: 
 
 
 # Markup that frames text and states nothing: a Markdown heading (or a code comment), a code
-# fence, a rule or underline, a heading with its permalink sign (HTML docs: "Abstract¶"); and a
+# fence, a rule or underline, a heading with its permalink sign (HTML docs: "Abstract¶") or its
+# number ("2.11. Subclassing"); and a
 # line underlined with "===" / "---" / "~~~" is a heading too.
-_MARKUP = re.compile(r"""\s*(?:#{1,6}(?:\s|$)|```|~~~|([=_*~-])\1{2,}\s*$|[^\n]*¶\s*$)""")
+_MARKUP = re.compile(r"""\s*(?:#{1,6}(?:\s|$)|```|~~~|([=_*~-])\1{2,}\s*$|[^\n]*¶\s*$)|""" + _NUMBERED_HEADING)
 _UNDERLINED = re.compile(r"""[ \t]*\n[ \t]*([=~-])\1{2,}[ \t]*(?:\n|$)""")
 
 

@@ -216,9 +216,9 @@ def test_headings_rules_and_fences_are_answered_with_last():
     "How do I install requests?"): the statements under it come first."""
     assert is_markup("## Installing Requests") and is_markup("# filelock") and is_markup("```console")
     assert is_markup("------") and is_markup("~~~~~~") and is_markup("Parameters", "\n~~~~~~~~~~\n\n* iterable")
-    assert is_markup("Installing", "\n==========") and is_markup("1. Copyright¶")
+    assert is_markup("Installing", "\n==========") and is_markup("1. Copyright¶") and is_markup("2.11. Subclassing")
     assert not is_markup("$ python -m pip install requests") and not is_markup("Requests is available on PyPI:", "\n\n```")
-    assert not is_markup("C# is a language.") and not is_markup("Version 2.0", "\n- a list item") and not is_markup("Sizes", " -- see")
+    assert not is_markup("2.5 Million people live there.") and not is_markup("C# is a language.") and not is_markup("Version 2.0", "\n- a list item") and not is_markup("Sizes", " -- see")
     asked = echo_stems("What is the license of kettle?")
     assert adds_nothing("Name: kettle", asked) and adds_nothing("Kettle licenses.", asked) and adds_nothing("It is.", asked)
     assert not adds_nothing("License: MIT", asked) and not adds_nothing("Kettle is licensed under MIT.", asked)

@@ -147,6 +147,11 @@ def test_headings_list_items_table_rows_code_and_titles_keep_their_own_lines():
         "| name | value |", "| uid | 37 |", "```", "run --fast --with-a-long-flag-name --and-another", "```",
         "Version", "This is version 0.21 of the specification, last updated in October.", "2. Basic Permissions.",
         "All rights granted under this License are granted for the term of\ncopyright on the Program, and are irrevocable."]
+    # a numbered heading keeps its number and its own line (it was "2.11." and "Subclassing A type is ...")
+    text = "available.\n2.11. Subclassing\nA type is a subclass of another if any instance of the first is also\none of the second.\n1.2 Scope\nIt covers it."
+    assert [text[s.start : s.end] for s in split_sentences(text)] == [
+        "available.", "2.11. Subclassing", "A type is a subclass of another if any instance of the first is also\none of the second.",
+        "1.2 Scope", "It covers it."]
     # a short line runs on when the next one continues it in lower case
     text = "any data of this type is also some other type, given by the type\nattribute. Next."
     assert [text[s.start : s.end] for s in split_sentences(text)][0].endswith("type\nattribute.")
