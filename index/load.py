@@ -1,8 +1,10 @@
 """Loading: a file on disk -> its extracted text, with the metadata citations need.
 
 Covers .txt/.md (any common encoding), .html (main text only), .pdf (text layer, page offsets)
-and .docx (paragraphs, headings and tables, in order). Each loader returns the document's *extracted text*; every offset elsewhere in the
-project refers to that text, and the index keeps a copy of it so quotes can always be re-checked.
+and .docx (paragraphs, headings and tables, in order). Each loader returns the document's
+*extracted text*; every offset elsewhere in the project refers to that text, and the index keeps a
+copy of it so quotes can always be re-checked. A change to what a loader extracts needs a new
+`split.SPLIT_VERSION`, so that indexed files are read again.
 Leaves out: splitting (split.py) and anything about the index.
 """
 from __future__ import annotations

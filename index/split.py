@@ -27,8 +27,9 @@ _ABBREV = {
     "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ft", "ca", "cf", "viz", "vol", "pp",
 }
 _WORD = re.compile(r"\S+")
-# Bump when a change here moves sentence or chunk boundaries: a file indexed under an earlier
-# version is split again at the next index run, even if it has not changed.
+# Bump when a change here moves sentence or chunk boundaries, or a loader extracts other text: a
+# file indexed under an earlier version is read and split again at the next index run, even if it
+# has not changed.
 SPLIT_VERSION = 5
 # A line that starts a block of its own: a list item ("- ", "2. ", "b) ", "(iv) "), a numbered
 # heading ("1.2 Scope"), a Markdown heading, quote, table row, code fence or rule.
@@ -156,8 +157,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None, midline: 
 
 # Markup that frames text and states nothing: a Markdown heading (or a code comment), a code
 # fence, a rule or underline, a heading with its permalink sign (HTML docs: "Abstract¶") or its
-# number ("2.11. Subclassing"); and a
-# line underlined with "===" / "---" / "~~~" is a heading too.
+# number ("2.11. Subclassing"); and a line underlined with "===" / "---" / "~~~" is a heading too.
 _MARKUP = re.compile(r"""\s*(?:#{1,6}(?:\s|$)|```|~~~|([=_*~-])\1{2,}\s*$|[^\n]*¶\s*$)|""" + _NUMBERED_HEADING)
 _UNDERLINED = re.compile(r"""[ \t]*\n[ \t]*([=~-])\1{2,}[ \t]*(?:\n|$)""")
 
