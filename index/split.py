@@ -186,6 +186,19 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# Markdown's marks around words, which an answer reads without: a link's target ("[the docs](https://...)",
+# "[`exec()`][]", "[spec][MIME]") and strong emphasis ("**Requests**").
+_MD_LINK = re.compile(r"""(?<![\w\])])\[([^\]\n]+)\](?:\((?:[^()\s]|\([^()\s]*\))*\)|\[[^\]\n]*\])""")
+_MD_STRONG = re.compile(r"""(\*\*|__)(?=\S)(.+?)(?<=\S)\1""")
+
+
+def as_prose(text: str) -> str:
+    """How a sentence reads in an answer (pure): on one line (`one_line`), and a Markdown link or
+    strong emphasis as its words ("[official documentation](https://...)" -> "official
+    documentation"). A citation's quote keeps the document's characters."""
+    return _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", one_line(text)))
+
+
 def _hard_split(text: str, span: Span, max_words: int) -> list[Span]:
     """A sentence longer than `max_words` (a 50 MB single line) -> pieces of at most max_words words."""
     words = list(_WORD.finditer(text, span.start, span.end))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.bm25 import fold
-from index.split import field_value, is_markup, one_line
+from index.split import as_prose, field_value, is_markup
 from qa.cite import Sentence, check_generated, content_stems, content_words, make_citation
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, Citation, Passage
@@ -153,7 +153,7 @@ class ExtractiveAnswerer:
             score = scored.get((s.passage, s.start))
             score = self.scorer.score_alone(query, s, question) if score is None else score  # a lead from the chunk before
             citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
-            parts.append(f"{one_line(s.text)} [{n}]")  # a sentence wrapped across lines reads as one
+            parts.append(f"{as_prose(s.text)} [{n}]")  # wrapped across lines or marked up, it reads as prose
         return Answer(" ".join(parts), citations=citations, answerer=self.name)
 
     def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:

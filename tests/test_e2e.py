@@ -234,7 +234,7 @@ License: MIT
 
 # kettle
 
-Kettle boils water for you, on time, from a terminal.
+**Kettle** boils water for you, on time, from a [terminal](https://example.org/terminal).
 
 ## Installing Kettle
 
@@ -266,6 +266,9 @@ def test_a_heading_is_not_the_answer_and_header_fields_are_their_own_lines(tmp_p
     assert not any(c["quote"].startswith(("#", "```")) for c in out["citations"])
     out = cli_json(capsys, "ask", "What is the license of kettle?", "--json")
     assert out["citations"][0]["quote"] == "License: MIT"
+    out = cli_json(capsys, "ask", "What does kettle do?", "--json")  # Markdown's marks are read, and quoted
+    assert out["answer"].startswith("Kettle boils water for you, on time, from a terminal. [1]")
+    assert out["citations"][0]["quote"] == "**Kettle** boils water for you, on time, from a [terminal](https://example.org/terminal)."
     out = cli_json(capsys, "ask", "How fast does kettle boil a litre?", "--json")  # "It ..." leans on no heading
     assert out["citations"][0]["quote"] == "It boils a litre of water in ninety seconds."
 

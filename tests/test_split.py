@@ -5,7 +5,7 @@ import random
 import textwrap
 
 from index.load import parse_date_prefix
-from index.split import chunk_id, chunk_spans, one_line, split_sentences, starts_midline
+from index.split import as_prose, chunk_id, chunk_spans, one_line, split_sentences, starts_midline
 
 SEED = open("seeds/000_85dd2a9e8a7d58fd.txt", encoding="utf-8").read()
 SEEDS = "\n\n".join(t[parse_date_prefix(t)[1]:] for t in (open(p, encoding="utf-8").read() for p in sorted(glob.glob("seeds/*.txt"))))
@@ -188,3 +188,11 @@ def test_a_chunk_that_starts_after_indentation_does_not_start_mid_line():
     for s in spans:
         alone = split_sentences(text[s.start :], midline=starts_midline(text, s.start))
         assert [(s.start + a.start, s.start + a.end) for a in alone] == [(x.start, x.end) for x in spans if x.start >= s.start]
+
+
+def test_an_answer_reads_markdown_links_and_emphasis_as_their_words():
+    assert as_prose("For more, see the [official\ndocumentation](https://x.io/en/latest/index.html).") == "For more, see the official documentation."
+    assert as_prose("The [`exec()`][] and [`execFile()`][ref] calls, **Requests** and __this__.") == "The `exec()` and `execFile()` calls, Requests and this."
+    assert as_prose("See [a page](https://en.wikipedia.org/wiki/Foo_(bar)).") == "See a page."
+    for code in ("Use matrix[i][j] or f(x)[0](y).", "x ** 2 * 3 ** 4", "a shared database[SharedMIME] and [1, 2]."):
+        assert as_prose(code) == code
