@@ -138,8 +138,12 @@ class ExtractiveAnswerer:
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
         asked = echo_stems(query)
-        empty = [is_markup(s.text, passages[s.passage].text[s.end - passages[s.passage].start :][:80])
-                 or adds_nothing(s.text, asked) for s in sentences]
+
+        def after(s: Sentence) -> str:  # the text just after a sentence in its passage: an underline shows a heading
+            p = passages[s.passage]
+            return p.text[s.end - p.start : s.end - p.start + 80]
+
+        empty = [is_markup(s.text, after(s)) or adds_nothing(s.text, asked) for s in sentences]
         order = statements([int(i) for i in np.argsort(-scores)], empty)
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
