@@ -194,21 +194,30 @@ class GenerativeAnswerer:
                      abstained=not citations)
 
 
+# "And about the UN?", "What about Israel?": a question that goes on from the one before.
+_GOES_ON = re.compile(r"\s*(?i:and|but|also|about|what about|how about)\b")  # "about": "And" taken off as a lead-in
+# Capitalised words that open a question rather than name anything.
+_OPENERS = {"who", "what", "when", "where", "why", "how", "which", "is", "did", "does", "the", "and", "but", "also",
+            "can", "could", "tell", "please"}
+
+
 def is_followup(question: str) -> bool:
-    """A question that leans on the conversation: pronoun-led or without content of its own."""
+    """A question that leans on the conversation: pronoun-led, going on from the one before ("And
+    about the UN?"), or without content of its own."""
     words = re.findall(r"[a-z']+", question.lower())
     pronouns = {"he", "she", "it", "they", "them", "his", "her", "hers", "its", "their", "him", "this",
                 "that", "these", "those", "there", "then"}
-    return any(w in pronouns for w in words) or len(content_words(question)) <= 1
+    return any(w in pronouns for w in words) or bool(_GOES_ON.match(question)) or len(content_words(question)) <= 1
 
 
 def rewrite_followup(question: str, history: list[str]) -> str:
     """Extractive mode's follow-up resolution: carry what the previous question was about (its
-    names, else its content words) into the query, after the new question so its type still leads."""
+    names, else its content words; a previous follow-up with what it carried) into the query, after
+    the new question so its type still leads."""
     if not (history and is_followup(question)):
         return question
-    previous = history[-1]
+    previous = rewrite_followup(history[-1], history[:-1])  # itself a follow-up: what it was about
     names = re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", previous)
-    names = [n for n in names if n.lower() not in {"who", "what", "when", "where", "why", "how", "which", "is", "did", "does", "the"}]
+    names = [n for n in names if n.lower() not in _OPENERS]
     carried = " ".join(names) if names else " ".join(content_words(previous))
     return f"{question} ({carried})" if carried else question

@@ -270,6 +270,11 @@ def test_followups_carry_the_previous_question():
     assert rewrite_followup("Why did they clash?", ["what about israel and china"]) == "Why did they clash? (israel china)"
     assert rewrite_followup("Who is Wang Yi?", ["Who is Irit Ben-Abba?"]) == "Who is Wang Yi?"
     assert rewrite_followup("What did she tell them?", []) == "What did she tell them?"
+    # a question that goes on from a follow-up carries what that one carried
+    history = ["Who is Wang Yi?", "What did he say about civilians?"]
+    assert rewrite_followup("And about the two-state solution?", history) == "And about the two-state solution? (Wang Yi)"
+    assert rewrite_followup("about the UN?", history) == "about the UN? (Wang Yi)"  # "And" taken off as a lead-in
+    assert rewrite_followup("When was that?", history + ["What about Israel?"]) == "When was that? (Israel Wang Yi)"
 
 
 @pytest.mark.parametrize("asked, plain", [
