@@ -239,6 +239,8 @@ def spelling_suggestions(words: list[str], passages: list[Passage], cutoff: floa
     """For each of `words` (ones no indexed document has), the retrieved passages' word closest to
     it in spelling, where one is close enough (pure): "civilans" -> "civilians", "Blinkin" ->
     "Blinken". Retrieval still finds the passage a misspelt question is about, and so its word."""
+    if not words:
+        return {}  # the usual case: every word of the question is indexed
     candidates: dict[str, str] = {}
     for p in passages:
         for w in WORD.findall(p.text + " " + (p.lead_text or "")):
