@@ -137,14 +137,18 @@ def build_demo(settings: Settings, app: App | None = None):
         if not answer:
             return "Ask a question to see what was retrieved."
         cited = {c["passage_id"] for c in answer.get("citations", [])}
-        rows = ["| # | source | dense (rank) | BM25 (rank) | fused (rank) | best sentence | cited |", "|---|---|---|---|---|---|---|"]
+        rows = ["| # | source | dense (rank) | BM25 (rank) | fused (rank) | best sentence | reader | cited |", "|---|---|---|---|---|---|---|---|"]
         for i, p in enumerate(answer.get("passages", []), start=1):
             d = f"{p['dense_score']:.3f} ({p['dense_rank']})" if p["dense_score"] is not None else "–"
             b = f"{p['bm25_score']:.2f} ({p['bm25_rank']})" if p["bm25_score"] is not None else "–"
             f = f"{p['fused_score']:.4f} ({p['fused_rank']})" if p.get("fused_rank") else f"{p['fused_score']:.4f}"
             sent = f"{p['sentence_score']:.3f}" if p.get("sentence_score") is not None else "–"
-            rows.append(f"| {i} | {Path(p['source']).name} {p['start']}-{p['end']} | {d} | {b} | {f} | {sent} | {'✓' if p['id'] in cited else ''} |")
-        return f"**Query used:** {answer.get('query', '')}\n\n" + "\n".join(rows)
+            reader = f"{p['reader_score']:.3f}" if p.get("reader_score") is not None else "–"
+            rows.append(f"| {i} | {Path(p['source']).name} {p['start']}-{p['end']} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p['id'] in cited else ''} |")
+        head = f"**Query used:** {answer.get('query', '')}"
+        if answer.get("confidence") is not None:  # the reader's: how likely any passage answers, against its threshold
+            head += f" · **reader confidence:** {answer['confidence']:.3f}"
+        return head + "\n\n" + "\n".join(rows)
 
     def respond(message, chat, answers, kind, model, base_url, top_k):
         from dataclasses import asdict

@@ -241,7 +241,7 @@ def word_mask(offsets: np.ndarray, text: str, content_only: bool = False) -> np.
 def span_tokens(states: TokenStates, text: str, spans: list[tuple[int, int]], content_only: bool = False) -> list[np.ndarray]:
     """The token vectors of the words (or content words) inside each character span (pure). A
     span cut off by truncation gets none. Documents keep every word: without their stopwords,
-    qa eval's hit@5 fell from 0.962 to 0.959 (README, "Token match")."""
+    qa eval's hit@5 fell from 0.962 to 0.959 (docs/bi-encoder-answerer.md, "Token match")."""
     starts = states.offsets[:, 0]
     keep = word_mask(states.offsets, text, content_only)
     return [states.vectors[keep & (starts >= a) & (starts < b)] for a, b in spans]

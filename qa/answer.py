@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from index.bm25 import fold
 from index.split import as_prose, field_value, is_markup
-from qa.cite import Sentence, check_generated, content_stems, content_words, make_citation
+from qa.cite import Sentence, check_generated, content_stems, content_words, make_citation, passage_sentences, previous_sentences
 from qa.prompt import NOT_FOUND, answer_messages
-from qa.schema import Answer, Citation, Passage
+from qa.schema import Answer, AnswerSpan, Citation, Passage
 from qa.score import SentenceScorer, leans_back
 from qa.settings import Settings
 
@@ -115,23 +115,28 @@ def introduction_first(name: str | None, sentences: list[Sentence], sources: lis
     return [first] + [i for i in order if i != first]
 
 
+def nearest_citations(sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
+    """What an abstention shows: the best-scoring sentence of each of the first `n` passages to hold one (pure)."""
+    best_per_passage: dict[int, int] = {}
+    for i in np.argsort(-scores):
+        best_per_passage.setdefault(sentences[i].passage, int(i))
+    out = []
+    for i in list(best_per_passage.values())[:n]:
+        s = sentences[i]
+        out.append(make_citation(len(out) + 1, passages[s.passage], s.start, s.end, s.text, scores[i]))
+    return out
+
+
 @dataclass
 class ExtractiveAnswerer:
     scorer: SentenceScorer
     threshold: float = Settings.model_fields["abstain_threshold"].default  # one calibrated value, kept in Settings
     max_sentences: int = Settings.model_fields["max_answer_sentences"].default
-    second_ratio: float = 0.85  # a second sentence must score at least this share of the first (README, "Second sentences")
+    second_ratio: float = 0.85  # a second sentence must score at least this share of the first (docs/bi-encoder-answerer.md, "Second sentences")
     name: str = "extractive"
 
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
-        best_per_passage: dict[int, int] = {}
-        for i in np.argsort(-scores):
-            best_per_passage.setdefault(sentences[i].passage, int(i))
-        out = []
-        for i in list(best_per_passage.values())[:n]:
-            s = sentences[i]
-            out.append(make_citation(len(out) + 1, passages[s.passage], s.start, s.end, s.text, scores[i]))
-        return out
+        return nearest_citations(sentences, scores, passages, n)
 
     def answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
         sentences, previous, scores = self.scorer.score(query, passages, asked=question)
@@ -159,6 +164,68 @@ class ExtractiveAnswerer:
             citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
             parts.append(f"{as_prose(s.text)} [{n}]")  # wrapped across lines or marked up, it reads as prose
         return Answer(" ".join(parts), citations=citations, answerer=self.name)
+
+    def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:
+        yield self.answer(question, query, passages)
+
+
+@dataclass
+class ReaderAnswerer:
+    """The trained reader answers (qa/reader.py): it reads the question against each passage, the
+    sentence holding its best answer span is quoted verbatim with the span marked, and it abstains
+    when its confidence that any passage answers is under `threshold` (calibrated on validation
+    data: models/reader/README.md)."""
+
+    reader: object  # qa.reader.Reader
+    threshold: float
+    max_sentences: int = 2
+    # A second sentence is added when the reader finds an answer in it nearly as likely (docs/reader.md).
+    second_score: float = 0.5
+    name: str = "extractive"
+
+    def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
+        return nearest_citations(sentences, scores, passages, n)
+
+    def answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
+        sentences = [s for s in passage_sentences(passages)]
+        if not sentences:
+            return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
+        reading = self.reader.read(query, passages, sentences)
+        scored = [replace(p, reader_score=round(h, 4)) for p, h in zip(passages, reading.has_answer)]
+        scores = np.array([reading.sentence_scores.get((s.passage, s.start), 0.0) for s in sentences])
+        confidence = reading.answerable
+        span = reading.best()
+        if confidence < self.threshold or span is None:
+            return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages),
+                          answerer=self.name, passages=scored, confidence=confidence)
+        p = passages[span.passage]
+        a, b = p.start + span.start, p.start + span.end
+        markup = [is_markup(s.text) for s in sentences]
+        holding = [i for i, s in enumerate(sentences) if s.passage == span.passage and s.start < b and s.end > a and not markup[i]]
+        if not holding:  # the span lies in a heading: the best sentence that states something
+            holding = [max((i for i in range(len(sentences)) if not markup[i]), key=lambda i: scores[i], default=int(np.argmax(scores)))]
+            span = None
+        chosen = holding[: self.max_sentences]
+        previous = previous_sentences(sentences, passages)
+        first = sentences[chosen[0]]
+        lead = previous[chosen[0]]
+        picked: list[Sentence] = [sentences[i] for i in chosen]
+        if len(picked) < self.max_sentences and lead is not None and leans_back(first.text) and not is_markup(lead.text):
+            picked = [lead] + picked  # "It was founded in 1842": the sentence it refers back to comes first
+        elif len(picked) < self.max_sentences:
+            best = chosen[0]
+            others = [i for i in np.argsort(-scores) if i not in chosen and not markup[i] and sentences[i].text != first.text]
+            if others and scores[others[0]] >= self.second_score and scores[others[0]] >= 0.5 * scores[best]:
+                picked.append(sentences[others[0]])
+        citations, parts, answer_span = [], [], None
+        for n, s in enumerate(picked, start=1):
+            score = reading.sentence_scores.get((s.passage, s.start), 0.0)
+            citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
+            parts.append(f"{as_prose(s.text)} [{n}]")
+            if span is not None and answer_span is None and s.passage == span.passage and s.start <= a < s.end:
+                answer_span = AnswerSpan(span.text, p.source, a, b, n)
+        return Answer(" ".join(parts), citations=citations, answerer=self.name, passages=scored, span=answer_span,
+                      confidence=confidence)
 
     def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:
         yield self.answer(question, query, passages)

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
-from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, rewrite_followup
+from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, ReaderAnswerer, rewrite_followup
 from qa.cite import asked_words, content_words, spelling_suggestions
 from qa.prompt import condense_messages
+from qa.reader import build_reader
 from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
 from qa.schema import Answer
@@ -127,7 +128,11 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     encode = store.embeddings.encode
     scorer = sentence_scorer(store)
     retriever = build_retriever(settings, store, scorer)
-    if llm is None:
+    reader = build_reader(settings.reader) if llm is None else None
+    if reader is not None:
+        threshold = reader.threshold if settings.reader_threshold is None else settings.reader_threshold
+        answerer = ReaderAnswerer(reader, threshold, settings.max_answer_sentences)
+    elif llm is None:
         answerer = ExtractiveAnswerer(scorer, settings.abstain_threshold, settings.max_answer_sentences)
     else:
         answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer,
@@ -175,7 +180,8 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
             return
         t = time.perf_counter()
         for ans in answerer.stream(state["question"], state["query"], state["passages"]):
-            ans.query, ans.passages, ans.unmatched = state["query"], state["passages"], state["unmatched"]
+            ans.query, ans.unmatched = state["query"], state["unmatched"]
+            ans.passages = ans.passages or state["passages"]  # the reader's passages carry its scores
             ans.suggestions = state["suggestions"]
             ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
                            "total_ms": (time.perf_counter() - state["t0"]) * 1000}

@@ -5,6 +5,8 @@
   qa chat [--json]                         a conversation in the terminal: one question a line
   qa status [--json]                       what the index holds
   qa serve [--port N] [--host H] [--open]  the chat UI (same as `python ui.py`)
+  qa eval DATASET [--report FILE.md]       measure answers on labelled questions
+  qa train-reader [--data FILE ...]        train the reader (qa/train_reader.py)
 Errors are one line on stderr with an exit code (2: bad usage or path); never a traceback.
 """
 from __future__ import annotations
@@ -151,10 +153,17 @@ def cmd_eval(args, settings: Settings) -> int:
         raise UsageError("--limit must be 1 or more (the number of questions to evaluate)")
     if args.wrap is not None and args.wrap < 20:
         raise UsageError("--wrap must be 20 columns or more")
-    m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=not args.json,
-                          wrap=args.wrap)
+    ooc = Path(args.out_of_corpus) if args.out_of_corpus else None
+    if ooc is not None and not ooc.is_file():
+        raise UsageError(f"--out-of-corpus {ooc}: no such file (a SQuAD .json or a .jsonl of questions)")
+    m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=True,
+                          wrap=args.wrap, out_of_corpus=ooc)
     if args.report:
-        Path(args.report).write_text(report_markdown(m, records, dataset.name), encoding="utf-8")
+        from qa.evaluate import draw_curve
+
+        report = Path(args.report)
+        image = draw_curve(m, report.with_suffix(".png"))
+        report.write_text(report_markdown(m, records, dataset.name, image=image.name), encoding="utf-8")
     if args.json:
         _print_json(m)
     else:
@@ -164,6 +173,36 @@ def cmd_eval(args, settings: Settings) -> int:
               f"{a['mean_words']:.1f} words; citation validity {c['validity']:.3f}, correctness {c['correctness']:.3f}; "
               f"abstained {ab['unanswerable_abstained']:.3f} of unanswerable, {ab['answerable_wrongly_abstained']:.3f} of answerable; "
               f"p50 {m['latency_ms']['p50']:.0f} ms, p95 {m['latency_ms']['p95']:.0f} ms")
+        sp = m["span"]
+        print(f"answer span: exact match {sp['exact_match']:.3f}, F1 {sp['f1']:.3f} (marked on {sp['marked']:.3f} of answerable)")
+        if "out_of_corpus" in m:
+            o = m["out_of_corpus"]
+            print(f"out of corpus: abstained on {o['abstained']:.3f} of {o['questions']} questions whose documents are not indexed")
+    return 0
+
+
+def cmd_train_reader(args, settings: Settings) -> int:
+    from qa.errors import UsageError
+    from qa.train_reader import DEFAULT_SHARED, run
+
+    if args.minutes is not None and args.minutes <= 0 or args.steps is not None and args.steps < 1:
+        raise UsageError("--minutes and --steps take a positive number")
+    if args.calibrate and not Path(args.calibrate).is_file():
+        raise UsageError(f"--calibrate {args.calibrate}: no such file")
+    if args.docs and not args.data:
+        raise UsageError("--docs goes with --data FILE.jsonl (the questions about those documents)")
+    out = Path(args.out) if args.out else settings.data_dir / "reader"
+    card = run([Path(d) for d in args.data or []], Path(args.docs) if args.docs else None, out, args.minutes, args.steps,
+               args.from_shipped, Path(args.shared) if args.shared else DEFAULT_SHARED, max_examples=args.max_examples,
+               seed=args.seed, settings=settings, calibrate_on=Path(args.calibrate) if args.calibrate else None,
+               calibrate_only=args.calibrate_only)
+    if args.json:
+        _print_json(card)
+    else:
+        v = card.get("validation") or {}
+        print(f"Reader written to {out} ({card['steps']:,} steps); validation span EM {v.get('em', float('nan')):.3f}, "
+              f"F1 {v.get('f1', float('nan')):.3f}, no-answer AUC {v.get('auc_head', float('nan')):.3f}. "
+              f"Use it with QA_READER={out}")
     return 0
 
 
@@ -205,7 +244,24 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--limit", type=int, help="evaluate an evenly spread subset of N questions")
     pe.add_argument("--json", action="store_true")
     pe.add_argument("--report", help="write a markdown report here")
+    pe.add_argument("--out-of-corpus", metavar="FILE",
+                    help="also ask FILE's questions (SQuAD .json or .jsonl), whose documents are not indexed: all should be abstained on")
     pe.add_argument("--wrap", type=int, metavar="COLUMNS", help="hard-wrap a SQuAD file's paragraphs at COLUMNS, as text files often are")
+    pt = sub.add_parser("train-reader", help="train the reader that picks answers and decides to abstain")
+    pt.add_argument("--data", action="append", metavar="FILE",
+                    help="SQuAD JSON (.json/.json.gz), or .jsonl questions with --docs (repeatable; default: the shipped recipe)")
+    pt.add_argument("--docs", help="folder of the documents a .jsonl's questions are about")
+    pt.add_argument("--out", help="where to write the reader (default: DATA_DIR/reader)")
+    pt.add_argument("--minutes", type=float, help="train for this long (default 10 without --steps)")
+    pt.add_argument("--steps", type=int, help="train for exactly this many steps of 32 examples")
+    pt.add_argument("--from-shipped", action="store_true", help="continue from the shipped reader instead of MiniLM")
+    pt.add_argument("--max-examples", type=int, help="use at most this many training examples")
+    pt.add_argument("--shared", help="folder of the shipped recipe's training sets (default: ../shared/train)")
+    pt.add_argument("--calibrate", metavar="FILE", help="SQuAD 2.0 JSON to set the abstention threshold on (default recipe: "
+                    "its held-out validation questions)")
+    pt.add_argument("--calibrate-only", action="store_true", help="only calibrate the reader already in --out")
+    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--json", action="store_true")
     pb = sub.add_parser("bench", help="benchmark against the LangChain tutorial pipeline; prints figures")
     pb.add_argument("--corpus", help="SQuAD 2.0 .json or a folder (default: tests/data/squad2-dev-a.json)")
     pb.add_argument("--scale", type=int, nargs="*", default=[], help="chunk counts for the scale test, e.g. 10000 100000 1000000")
@@ -219,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench}
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "chat": cmd_chat, "status": cmd_status, "serve": cmd_serve, "eval": cmd_eval, "bench": cmd_bench,
+            "train-reader": cmd_train_reader}
 
 
 def error_line(e: Exception) -> str:

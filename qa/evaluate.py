@@ -22,9 +22,10 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from qa.errors import UsageError
+from qa.progress import progress as show_progress
 from qa.settings import Settings
 
-THRESHOLDS = [round(x, 3) for x in np.arange(0.30, 0.91, 0.025)]
+THRESHOLDS = [round(x, 3) for x in np.arange(0.025, 0.976, 0.025)]
 
 
 @dataclass
@@ -46,6 +47,10 @@ def normalize(text: str) -> str:
 def contains_answer(text: str, answers: list[str]) -> bool:
     t = f" {normalize(text)} "
     return any(f" {normalize(a)} " in t for a in answers if normalize(a))
+
+
+def exact_match(prediction: str, answers: list[str]) -> bool:
+    return any(normalize(prediction) == normalize(a) for a in answers)
 
 
 def token_f1(prediction: str, answers: list[str]) -> float:
@@ -71,6 +76,10 @@ JSONL_LINE = '{"question": "...", "answers": ["..."], "answerable": true, "sourc
 
 def read_text(path: Path) -> str:
     try:
+        if path.suffix == ".gz":
+            import gzip
+
+            return gzip.decompress(path.read_bytes()).decode("utf-8")
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{path.name} is not UTF-8 text; save it as UTF-8") from None
@@ -171,6 +180,8 @@ class Record:
     first_cited_passage: str | None
     latency_ms: float
     failure: str | None = field(default=None)
+    span: str | None = None  # the reader's answer span, when it marked one
+    span_valid: bool | None = None  # its text is the document's at its offsets
 
 
 def metrics(records: list[Record], k: int) -> dict:
@@ -188,6 +199,7 @@ def metrics(records: list[Record], k: int) -> dict:
         return float(np.mean(xs)) if len(xs) else 0.0
 
     answered = [r for r in ans if not r.abstained]
+    spans = [None if r.abstained else r.span for r in ans]
     all_cites = [v for r in records for v in r.citation_valid]
     curve = [
         {"threshold": t, "abstain_unanswerable": mean([r.top_score < t for r in unans]),
@@ -207,6 +219,13 @@ def metrics(records: list[Record], k: int) -> dict:
             "containment": mean([(not r.abstained) and contains_answer(r.answer, r.example.answers) for r in ans]),
             "token_f1": mean([0.0 if r.abstained else token_f1(r.answer, r.example.answers) for r in ans]),
             "mean_words": mean([len(r.answer.split()) for r in answered]),
+        },
+        # The marked span against the gold answers, SQuAD-normalised; an abstention or no span scores 0.
+        "span": {
+            "exact_match": mean([s is not None and exact_match(s, r.example.answers) for s, r in zip(spans, ans)]),
+            "f1": mean([0.0 if s is None else token_f1(s, r.example.answers) for s, r in zip(spans, ans)]),
+            "marked": mean([s is not None for s in spans]),
+            "validity": mean([r.span_valid for r in records if r.span_valid is not None]) if any(r.span_valid is not None for r in records) else 1.0,
         },
         "citations": {
             "validity": mean(all_cites) if all_cites else 1.0,
@@ -256,7 +275,36 @@ def classify_failure(r: Record) -> str | None:
     return None
 
 
-def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int = 5) -> str:
+def draw_curve(m: dict, dest: Path) -> Path:
+    """The abstention trade-off as a PNG: unanswerable (and out-of-corpus) questions abstained on
+    against answerable ones wrongly abstained on, one point per threshold, this run's marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = m["abstention"]["curve"]
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    x = [p["abstain_answerable"] for p in curve]
+    ax.plot(x, [p["abstain_unanswerable"] for p in curve], marker=".", label="unanswerable questions")
+    if "out_of_corpus" in m:
+        ax.plot(x, [p["abstained"] for p in m["out_of_corpus"]["curve"]], marker=".", label="questions about documents not indexed")
+    ab = m["abstention"]
+    ax.plot([ab["answerable_wrongly_abstained"]], [ab["unanswerable_abstained"]], "o", color="black", label="this run")
+    ax.set_xlabel("answerable questions wrongly abstained on")
+    ax.set_ylabel("abstained on")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("Abstention trade-off, by threshold")
+    fig.tight_layout()
+    fig.savefig(dest)
+    plt.close(fig)
+    return dest
+
+
+def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int = 5, image: str | None = None) -> str:
     r, a, c, ab = m["retrieval"], m["answers"], m["citations"], m["abstention"]
     lines = [
         f"# Evaluation: {dataset}", "",
@@ -264,12 +312,16 @@ def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int 
         "| metric | value |", "|---|---|",
         *[f"| retrieval {k} | {v:.3f} |" for k, v in r.items()],
         f"| answer containment | {a['containment']:.3f} |", f"| token F1 | {a['token_f1']:.3f} |",
+        f"| answer span exact match / F1 | {m['span']['exact_match']:.3f} / {m['span']['f1']:.3f} |",
         f"| mean answer length (words) | {a['mean_words']:.1f} |",
         f"| citation validity | {c['validity']:.3f} ({c['count']} citations) |", f"| citation correctness | {c['correctness']:.3f} |",
         f"| unanswerable abstained | {ab['unanswerable_abstained']:.3f} |",
         f"| answerable wrongly abstained | {ab['answerable_wrongly_abstained']:.3f} |",
         f"| latency p50 / p95 (ms) | {m['latency_ms']['p50']:.0f} / {m['latency_ms']['p95']:.0f} |", "",
         "## Abstention threshold trade-off", "",
+        *([f"![abstention trade-off]({image})", ""] if image else []),
+        *([f"Out of corpus: abstained on {m['out_of_corpus']['abstained']:.3f} of {m['out_of_corpus']['questions']} "
+           "questions whose documents are not indexed.", ""] if "out_of_corpus" in m else []),
         "Containment at each threshold counts the answers this run gave; below the run's own threshold "
         "it cannot count the questions the run abstained on, so it stays at the run's figure.", "",
         "| threshold | unanswerable abstained | answerable abstained | containment |", "|---|---|---|---|",
@@ -296,14 +348,15 @@ def report_markdown(m: dict, records: list[Record], dataset: str, per_kind: int 
 
 # -- the run (I/O) --------------------------------------------------------------------------------
 def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit: int | None = None,
-             work_dir: Path | None = None, progress: bool = True, wrap: int | None = None) -> tuple[dict, list[Record]]:
+             work_dir: Path | None = None, progress: bool = True, wrap: int | None = None,
+             out_of_corpus: Path | None = None) -> tuple[dict, list[Record]]:
     """Evaluate in `work_dir`, or else in a temporary folder removed when done (its index can take
-    hundreds of MB). `wrap`: hard-wrap a SQuAD file's paragraphs at that many columns."""
+    hundreds of MB). `wrap`: hard-wrap a SQuAD file's paragraphs at that many columns.
+    `out_of_corpus`: a SQuAD or JSONL file whose answerable questions are asked of this index, which
+    lacks their documents: each should be abstained on."""
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="qa-eval-") as tmp:
-            return run_eval(dataset, settings, docs, limit, Path(tmp), progress, wrap)
-    from tqdm import tqdm
-
+            return run_eval(dataset, settings, docs, limit, Path(tmp), progress, wrap, out_of_corpus)
     from index.indexer import index_paths
     from index.store import open_store
     from qa.chain import build_chain
@@ -337,7 +390,7 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
     wide = build_retriever(s, store, k=max(10, k))  # the chain's retrieval, ten deep for hit@10
     texts: dict[str, str] = {}
     records = []
-    for ex in tqdm(examples, desc="evaluating", unit="q", disable=None if progress else True, leave=False):
+    for ex in show_progress(examples, len(examples), "evaluating", enabled=progress):
         t0 = time.perf_counter()
         answer = ask(chain, ex.question)
         latency = (time.perf_counter() - t0) * 1000
@@ -350,11 +403,45 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
         scores = [c.score for c in answer.citations + answer.nearest]
         first = answer.citations[0] if answer.citations else None
         first_passage = next((p.text for p in answer.passages if first and p.id == first.passage_id), None)
+        # with a reader, abstention compares its confidence with the threshold; without, the best sentence score
+        top = answer.confidence if answer.confidence is not None else max(scores) if scores else 0.0
+        span_valid = None
+        if answer.span is not None:
+            sp = answer.span
+            span_valid = texts.setdefault(sp.source, store.document_text(sp.source) or "")[sp.start:sp.end] == sp.text
         rec = Record(ex, [p.source for p in ranked], [p.text for p in ranked], answer.text, answer.abstained,
-                     max(scores) if scores else 0.0, [c.to_dict() for c in answer.citations], valid, first_passage, latency)
+                     top, [c.to_dict() for c in answer.citations], valid, first_passage, latency,
+                     span=answer.span.text if answer.span else None, span_valid=span_valid)
         rec.failure = classify_failure(rec)
         records.append(rec)
-    return {**metrics(records, k), "by_folder": by_folder(records, k)}, records
+    result = {**metrics(records, k), "by_folder": by_folder(records, k)}
+    if out_of_corpus is not None:
+        result["out_of_corpus"] = run_out_of_corpus(out_of_corpus, chain, work / "ooc-docs", limit, progress)
+    return result, records
+
+
+def run_out_of_corpus(path: Path, chain, docs_dir: Path, limit: int | None, progress: bool) -> dict:
+    """Ask `path`'s answerable questions of an index without their documents: the share abstained
+    on (all of them should be), and at each threshold of the confidence the answerer reports."""
+    from qa.chain import ask
+
+    if path.suffix == ".jsonl":
+        questions = [parse_line(json.loads(line), f"{path.name} line {n}")
+                     for n, line in enumerate(read_text(path).splitlines(), start=1) if line.strip()]
+    else:
+        questions = load_squad(path, docs_dir)  # written beside, never indexed
+    questions = [q for q in questions if q.answerable]
+    if limit:
+        questions = _spread(questions, limit)
+    abstained, tops = [], []
+    for ex in show_progress(questions, len(questions), "out-of-corpus", enabled=progress):
+        answer = ask(chain, ex.question)
+        abstained.append(answer.abstained)
+        scores = [c.score for c in answer.citations + answer.nearest]
+        tops.append(answer.confidence if answer.confidence is not None else max(scores, default=0.0))
+    mean = (lambda xs: float(np.mean(xs)) if xs else 0.0)
+    return {"questions": len(questions), "abstained": mean(abstained),
+            "curve": [{"threshold": t, "abstained": mean([x < t for x in tops])} for t in THRESHOLDS]}
 
 
 def _spread(examples: list[Example], limit: int) -> list[Example]:

@@ -10,7 +10,7 @@ import html
 import re
 from pathlib import PurePath
 
-from index.split import one_line
+from index.split import as_prose, one_line
 from qa.schema import Answer, Citation
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
@@ -63,8 +63,25 @@ def unsupported_note(answer: Answer) -> str | None:
     return f"{n} sentences are not supported by the documents: they are marked and not cited."
 
 
+def with_span(answer: Answer, text: str, escape=lambda t: t) -> str:
+    """`text` (the answer, escaped by `escape`) with the reader's answer span in **bold** (pure):
+    the span's first occurrence in the sentence that holds it."""
+    span = answer.span
+    if span is None:
+        return text
+    marker = f"[{span.n}]"
+    shown = escape(as_prose(span.text))
+    end = text.find(escape(marker)) if escape(marker) in text else len(text)
+    # the sentence holding the span ends at its marker; it starts after the marker before it
+    begin = text.rfind(escape(f"[{span.n - 1}]"), 0, end) if span.n > 1 else 0
+    at = text.find(shown, max(begin, 0), end)
+    if not shown.strip() or at < 0:
+        return text
+    return f"{text[:at]}**{shown}**{text[at + len(shown):]}"
+
+
 def cli_text(answer: Answer) -> str:
-    lines = [answer.text]
+    lines = [with_span(answer, answer.text)]
     if note := unmatched_note(answer):  # read before the answer it qualifies, as in the UI
         lines.insert(0, f"Note: {note}")
     if note := unsupported_note(answer):
@@ -89,7 +106,7 @@ def chat_markdown(answer: Answer, final: bool = True) -> str:
             parts.append("*Closest matches (not citations):*")
             parts += [f"> *{md_escape(PurePath(c.source).name)}:* {md_escape(c.quote)}" for c in answer.nearest]
         return "\n\n".join(parts)
-    parts = [md_escape(answer.text)]
+    parts = [with_span(answer, md_escape(answer.text), md_escape)]
     if note := unmatched_note(answer):  # read before the answer it qualifies
         parts.insert(0, f"⚠️ {md_escape(note)}")
     if note := unsupported_note(answer):
@@ -136,7 +153,11 @@ def export_markdown(turns: list[tuple[str, Answer | dict]]) -> str:
     out = ["# Conversation", ""]
     for question, ans in turns:
         d = ans.to_dict() if isinstance(ans, Answer) else ans
-        out += [f"**Q:** {question}", "", f"**A:** {d['answer']}", ""]
+        text, span = d["answer"], (d.get("answer_span") or {}).get("text")
+        if span and as_prose(span) in text:  # the reader's answer, in bold as in the chat
+            shown = as_prose(span)
+            text = text.replace(shown, f"**{shown}**", 1)
+        out += [f"**Q:** {question}", "", f"**A:** {text}", ""]
         if note := unmatched_note(d):
             out += [f"*{note}*", ""]
         for c in d.get("citations", []):

@@ -33,6 +33,7 @@ class Passage:
     lead_chunk: str | None = None  # the chunk the lead is in, and its place among that chunk's sentences
     lead_index: int | None = None
     midline: bool = False  # the chunk starts in the middle of a line of its source (split.starts_midline)
+    reader_score: float | None = None  # how likely the reader found it answers the question (qa/reader.py)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,20 @@ class Citation:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class AnswerSpan:
+    """The exact answer inside the answer's citation `n`: `text == text_of(source)[start:end]`."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+    n: int = 1
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "source": self.source, "start": self.start, "end": self.end}
+
+
 @dataclass
 class Answer:
     text: str
@@ -70,6 +85,10 @@ class Answer:
     # Words of the question that no indexed document has, each with the retrieved passages' word
     # closest to it in spelling ("civilans" -> "civilians"): said beside the answer, never applied.
     suggestions: dict[str, str] = field(default_factory=dict)
+    span: AnswerSpan | None = None  # the reader's answer inside the quoted sentence(s)
+    # How sure the reader is that the passages hold an answer (None without a reader): what abstention compares
+    # with its threshold.
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -80,6 +99,8 @@ class Answer:
             "unsupported": list(self.unsupported),
             "unmatched": list(self.unmatched),
             "suggestions": dict(self.suggestions),
+            "answer_span": self.span.to_dict() if self.span else None,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "query": self.query,
             "answerer": self.answerer,
             "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},

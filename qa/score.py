@@ -28,12 +28,12 @@ _MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|Septe
 _NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
-# Weights of the sentence score, from a weight search on SQuAD 2.0 paragraphs (README, "What limits it").
+# Weights of the sentence score, from a weight search on SQuAD 2.0 paragraphs (docs/bi-encoder-answerer.md, "What limits it").
 W_DENSE, W_LEXICAL, W_TYPE = 0.55, 0.35, 0.10
 # Share of the previous sentence's extra overlap a sentence counts (context_overlap): qa eval was flat
-# from 0.4 to 0.6 (README, "Sentence context").
+# from 0.4 to 0.6 (docs/bi-encoder-answerer.md, "Sentence context").
 W_CONTEXT = 0.5
-# Weight of the token match (`token_match`), added to the three above: qa eval with it at 0.4 (README,
+# Weight of the token match (`token_match`), added to the three above: qa eval with it at 0.4 (docs/bi-encoder-answerer.md,
 # "Token match").
 W_TOKEN = 0.4
 # Sentence openings that refer back: a pronoun or a demonstrative as the subject.
@@ -88,7 +88,7 @@ def context_overlap(question: str, sentences: list[Sentence], previous: list[Sen
     """Word overlap of each sentence with the question (each word weighted by `weights`, its idf,
     where given), counting part of what the sentence before it adds: all of it for a sentence that
     leans back on it, half otherwise, as questions name the subject the paragraph has already
-    introduced (README, "Sentence context")."""
+    introduced (docs/bi-encoder-answerer.md, "Sentence context")."""
     asked = content_stems(question)
     stems = [content_stems(s.text) for s in sentences]
     out = np.array([stem_overlap(asked, st, weights) for st in stems])

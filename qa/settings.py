@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     # weight in the fusion against 1 for retrieval's (qa eval: 1 -> hit@1 0.750, 2 -> 0.799; README).
     rerank_candidates: int = Field(default=20, ge=0, le=200)
     rerank_weight: float = 2.0
-    # Extractive answerer: below this sentence score it abstains (calibrated, see README).
+    # The trained reader that picks the answer and decides to abstain (qa/reader.py): `shipped`
+    # (models/reader/), a folder `qa train-reader` wrote, or `none` for the bi-encoder sentence score.
+    reader: str = "shipped"
+    # Below this reader confidence it abstains; unset, the reader's own calibrated threshold (its reader.json).
+    reader_threshold: float | None = Field(default=None, ge=0, le=1)
+    # Without a reader: below this sentence score it abstains (calibrated, see docs/).
     abstain_threshold: float = 0.65
     # Generative answerer: a cited sentence below this support score is flagged unsupported.
     support_threshold: float = 0.45

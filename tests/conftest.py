@@ -25,13 +25,14 @@ SEED_000 = "seeds/000_85dd2a9e8a7d58fd.txt"
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "qa-data"))
     monkeypatch.setenv("QA_EMBEDDING", "fake")
+    monkeypatch.setenv("QA_READER", "none")  # fake vectors, the bi-encoder answerer; the real model tests use the reader
 
 
 @pytest.fixture
 def settings(tmp_path):
     from qa.settings import Settings
 
-    return Settings(data_dir=tmp_path / "qa-data", embedding="fake")
+    return Settings(data_dir=tmp_path / "qa-data", embedding="fake", reader="none")
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,7 @@ def real_settings(tmp_path_factory):
 def real_env(real_settings, monkeypatch):
     monkeypatch.setenv("QA_DATA_DIR", str(real_settings.data_dir))
     monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    monkeypatch.setenv("QA_READER", "shipped")
     return real_settings
 
 
