@@ -178,8 +178,10 @@ def build_examples(articles: list[Article], rng: random.Random, negatives: bool 
 
     from index.bm25 import tokenize
 
+    from qa.progress import progress
+
     out: list[Example] = []
-    for art in articles:
+    for art in progress(articles, len(articles), "building examples", unit="articles", every=0.1, enabled=len(articles) > 20):
         paras = [p["context"] for p in art.paragraphs]
         spans = [sentences(t) for t in paras]
         names, numbers = set(), set()
@@ -306,6 +308,19 @@ def encode(tokenizer, examples: list[Example], max_tokens: int = MAX_TOKENS) -> 
     return {"input_ids": enc["input_ids"], "token_type_ids": enc["token_type_ids"], "start": starts, "end": ends}
 
 
+def encode_all(tokenizer, examples: list[Example], chunk: int = 5000) -> dict:
+    """`encode` in chunks, with progress (minutes for a full run)."""
+    from qa.progress import progress
+
+    out: dict = {"input_ids": [], "token_type_ids": [], "start": [], "end": []}
+    parts = range(0, len(examples), chunk)
+    for b in progress(parts, len(parts), "tokenizing", unit=f"x{chunk:,} examples", every=0.1):
+        part = encode(tokenizer, examples[b:b + chunk])
+        for k in out:
+            out[k] += part[k]
+    return out
+
+
 def length_batches(lengths: list[int], batch: int, seed: int, pool: int = 64) -> list[list[int]]:
     """Batches of examples of similar length (less padding, twice the speed), in random order: the
     examples shuffled, then sorted by length within pools of `pool` batches (pure)."""
@@ -414,8 +429,7 @@ def train(examples: list[Example], val: list[Example], out: Path, steps: int | N
     model = make_model(src)
     if start_from is not None:  # continue from a trained reader (--from-shipped)
         load_from_export(model, start_from)
-    log(f"Tokenizing {len(examples):,} training examples ...")
-    enc = encode(tokenizer, examples)
+    enc = encode_all(tokenizer, examples)
     batches = length_batches([len(x) for x in enc["input_ids"]], batch, seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     ckpt = out / "checkpoint.pt"
@@ -614,7 +628,7 @@ def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float 
         "questions": len(records), "answerable": int(len(ans)), "unanswerable": int(len(unans)), "max_wrong": max_wrong,
         "answerable_abstained": float((ans < threshold).mean()) if len(ans) else None,
         "unanswerable_abstained": float((unans < threshold).mean()) if len(unans) else None,
-        "span_exact_match": m["span"]["exact_match"], "span_f1": m["span"]["f1"], "containment": m["answers"]["containment"],
+        "span_exact_match": m["span"]["exact_match"], "span_f1": m["span"]["f1"],
         "curve": [{"threshold": p["threshold"], "answerable_abstained": p["abstain_answerable"],
                    "unanswerable_abstained": p["abstain_unanswerable"]} for p in m["abstention"]["curve"]],
     }
@@ -656,6 +670,7 @@ def model_card(card: dict, command: str) -> str:
         "  `weights-map.json` (which ONNX initializer holds each torch parameter: `--from-shipped` starts from it).",
         f"- Made {card.get('date')} by `{command}`: {card.get('steps', 0):,} steps of {card.get('batch', 32)} examples "
         f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, bf16 autocast on the CPU).",
+        f"  `qa train-reader --steps {card.get('steps', 0)}` repeats as many steps (its rate then decays by step rather than by time).",
         "- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted((card.get("examples") or {}).items())) + ".", "",
         ATTRIBUTION if card.get("data") == DEFAULT_DATA else
         "Trained on: " + ", ".join(f"`{d}`" for d in card.get("data", [])) +

@@ -4,9 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli_json
+import json
+
+from conftest import cli_json, run_cli
 from qa.errors import UsageError
-from qa.evaluate import Example, Record, by_folder, contains_answer, load_jsonl, load_squad, metrics, normalize, report_markdown, token_f1
+from qa.evaluate import (Example, Record, by_folder, contains_answer, exact_match, load_jsonl, load_squad, metrics, normalize,
+                         report_markdown, token_f1)
 
 DATA = Path(__file__).parent / "data" / "squad2-dev-a.json"
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -35,6 +38,11 @@ def test_metrics_on_known_records():
     assert m["answers"]["containment"] == 1.0 and m["citations"]["validity"] == 1.0
     assert m["abstention"]["unanswerable_abstained"] == 1.0 and m["abstention"]["answerable_wrongly_abstained"] == 0.0
     assert m["latency_ms"]["p50"] == 20.0
+    assert m["span"] == {"exact_match": 0.0, "f1": 0.0, "marked": 0.0, "validity": 1.0}  # no span marked
+    recs[0].span, recs[0].span_valid = "France", True
+    assert metrics(recs, k=5)["span"] == {"exact_match": 1.0, "f1": 1.0, "marked": 1.0, "validity": 1.0}
+    recs[0].span = "in France"
+    assert metrics(recs, k=5)["span"]["f1"] == pytest.approx(2 * 0.5 / 1.5) and not exact_match("in France", ["France"])
 
 
 def test_figures_per_folder_of_the_gold_source():
@@ -54,9 +62,21 @@ def test_figures_per_folder_of_the_gold_source():
 @pytest.mark.integration
 def test_qa_eval_json_on_a_subset(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("QA_EMBEDDING", "minilm")
+    monkeypatch.setenv("QA_READER", "shipped")
     report = tmp_path / "report.md"
-    m = cli_json(capsys, "eval", str(DATA), "--json", "--limit", "60", "--report", str(report))
+    other = tmp_path / "elsewhere.jsonl"  # questions about documents this index does not hold
+    other.write_text('{"question": "How many moons does Jupiter have?", "answers": ["95"]}\n'
+                     '{"question": "Who painted the Mona Lisa?", "answers": ["Leonardo da Vinci"]}\n')
+    code, out, err = run_cli(capsys, "eval", str(DATA), "--json", "--limit", "60", "--report", str(report),
+                             "--out-of-corpus", str(other))
+    assert code == 0, err
+    m = json.loads(out.strip().splitlines()[-1])
+    assert re.search(r"evaluating: \d+/60 q \(\d+%\), ETA (\?|\d+m\d\ds)", err)  # progress, also when not a terminal
     assert m["questions"] == 60 and m["answerable"] > 10 and m["unanswerable"] > 10
+    assert set(m["span"]) == {"exact_match", "f1", "marked", "validity"} and m["span"]["validity"] == 1.0
+    assert m["span"]["f1"] >= m["span"]["exact_match"] > 0.2 and m["span"]["marked"] > 0.5
+    assert m["out_of_corpus"]["questions"] == 2 and 0 <= m["out_of_corpus"]["abstained"] <= 1
+    assert report.with_suffix(".png").stat().st_size > 10_000 and "![abstention trade-off](report.png)" in report.read_text()
     assert set(m["retrieval"]) == {"hit@1", "hit@5", "hit@10", "mrr", "answer_recall@5"}
     assert set(m["answers"]) == {"containment", "token_f1", "mean_words"}
     assert m["citations"]["validity"] == 1.0 and m["citations"]["count"] > 0
