@@ -41,7 +41,7 @@ def real_settings(tmp_path_factory):
     from index.indexer import index_paths
     from qa.settings import Settings
 
-    s = Settings(data_dir=tmp_path_factory.mktemp("seeds-index"), embedding="minilm")
+    s = Settings(data_dir=tmp_path_factory.mktemp("seeds-index"), embedding="minilm", reader="shipped")
     report = index_paths([ROOT / "seeds"], s, progress=False)
     assert report.added > 0 and not report.failed
     return s

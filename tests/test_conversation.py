@@ -16,7 +16,10 @@ CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "convers
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+# A case the shipped reader gets wrong is kept, marked with why (strict: it fails the run once it passes,
+# so the mark comes off when a better reader answers it).
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=c["known_miss"])) if c.get("known_miss")
+                                  else c for c in CASES], ids=[c["name"] for c in CASES])
 def test_conversation(case, real_settings):
     chain = build_chain(real_settings, store=open_store(real_settings))
     history: list[str] = []

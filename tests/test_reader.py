@@ -281,3 +281,4 @@ def test_train_reader_reads_your_own_questions_over_your_documents(tmp_path, cap
     assert "my-questions.jsonl" in (out / "README.md").read_text()
     code, _, err = run_cli(capsys, "train-reader", "--data", str(qs), "--out", str(out))
     assert code == 2 and "--docs" in err
+
