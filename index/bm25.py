@@ -45,7 +45,8 @@ def fold(text: str) -> str:
     way meets the other (pure). Other scripts keep their letters (NFC puts Hangul back together)."""
     if text.isascii():
         return text
-    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    # NFKD also reads a ligature as its letters ("ﬁ" -> "fi"); a soft hyphen joins its word's halves
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c) and c != "\u00ad")
     return unicodedata.normalize("NFC", bare)
 
 

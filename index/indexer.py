@@ -9,6 +9,7 @@ Leaves out: parsing (load.py), chunking (split.py), storage details (store.py).
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import time
@@ -19,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
-from index.split import SPLIT_VERSION, chunk_id, chunk_spans, split_sentences, starts_midline
+from index.split import (SPLIT_VERSION, chunk_id, chunk_spans, headings, is_reference_list, is_reference_section, is_residue,
+                         split_sentences, starts_midline)
 from index.embed import span_tokens
 from index.store import ChunkRecord, Store, open_store, pack_tokens
 from qa.errors import ModelMismatchError, UsageError
@@ -39,12 +41,14 @@ class IndexReport:
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     other_types: dict[str, int] = field(default_factory=dict)  # files in the folders it does not read, by suffix
+    stages: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("extract", "split", "embed", "store"), 0.0))
 
     def to_dict(self) -> dict:
         return {
             "added": self.added, "skipped": self.skipped, "deleted": self.deleted, "updated": self.updated,
             "files_indexed": self.files_indexed, "files_removed": self.files_removed,
             "failed": self.failed, "seconds": round(self.seconds, 3), "other_types": self.other_types,
+            "stages_s": {k: round(v, 3) for k, v in self.stages.items()},
         }
 
     def summary(self) -> str:
@@ -97,20 +101,49 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[str], dict[str, int]]:
     return files, roots, dict(other)
 
 
+def _ranges(doc, cuts: list[int] = ()) -> list[tuple[int, int]]:
+    """The stretches of a document's text that are chunked: its body, page by page (so every quote's
+    page is its chunk's page) and section by section (`cuts`: where headings start, so a chunk's
+    section is every one of its quotes' section), without running headers and footers (`doc.skip`)."""
+    bounds = sorted({doc.body_start, len(doc.text), *(max(p, doc.body_start) for p in doc.page_starts[1:]),
+                     *(c for c in cuts if c > doc.body_start)})
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        for a, b in sorted(s for s in doc.skip if lo <= s[0] < hi):
+            if a > lo:
+                out.append((lo, a))
+            lo = max(lo, b)
+        if hi > lo:
+            out.append((lo, hi))
+    return out
+
+
+def chunk_kind(text: str, section: str | None) -> str | None:
+    """None for prose; "references" for a reference list, "residue" for a table's or figure's
+    leftovers (pure): indexed, but never preferred as answers over prose."""
+    if is_reference_section(section) or is_reference_list(text):
+        return "references"
+    return "residue" if is_residue(text) else None
+
+
 def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
-    """A loaded document -> its chunk records (pure: ids from source+text, offsets as metadata).
-    PDF pages are chunked separately, so every quote's page is its chunk's page."""
+    """A loaded document -> its chunk records (pure: ids from source+text, offsets as metadata),
+    each with the section heading it sits under."""
     seen: Counter[str] = Counter()
     records = []
-    bounds = [doc.body_start] + [max(p, doc.body_start) for p in doc.page_starts[1:]] + [len(doc.text)]
-    spans = [s for lo, hi in zip(bounds, bounds[1:])
+    heads = headings(doc.text)
+    at = [h[0] for h in heads]
+    spans = [s for lo, hi in _ranges(doc, at)
              for s in chunk_spans(doc.text, lo, settings.chunk_words, settings.chunk_overlap_sentences, end=hi)]
     for i, span in enumerate(spans):
         text = doc.text[span.start : span.end]
         cid = chunk_id(doc.source, text, seen[text])
         seen[text] += 1
+        k = bisect.bisect_right(at, span.start) - 1
+        section = heads[k][1] if k >= 0 else None
         records.append(ChunkRecord(cid, doc.source, i, span.start, span.end, text, doc.date, doc.page_at(span.start),
-                                   midline=starts_midline(doc.text, span.start)))
+                                   midline=starts_midline(doc.text, span.start), section=section,
+                                   kind=chunk_kind(text, section)))
     return records
 
 
@@ -184,7 +217,9 @@ class Indexer:
             for row in self.store.manifest.files():
                 if row["source"].startswith(root) and row["source"] not in seen:
                     self.forget(row["source"])
+        t = time.perf_counter()
         self.store.refresh_bm25()
+        self.report.stages["store"] += time.perf_counter() - t
         self.report.seconds = time.perf_counter() - t0
         return self.report
 
@@ -219,8 +254,12 @@ class Indexer:
             with db:
                 db.execute("UPDATE files SET size=?, mtime_ns=? WHERE source=?", (st.st_size, st.st_mtime_ns, source))
             return
+        t = time.perf_counter()
         doc = load_document(path, source, runner=self.runner, max_bytes=self.settings.max_file_mb * 2**20)
+        t1 = time.perf_counter()
         records = plan_chunks(doc, self.settings)
+        self.report.stages["extract"] += t1 - t
+        self.report.stages["split"] += time.perf_counter() - t1
         if not records:
             raise LoadError("no text to index")
         text_file = self.store.save_text(source, doc.text)
@@ -245,6 +284,7 @@ class Indexer:
         delete chunks that are gone; then, and only then, record the files in the manifest."""
         if not self._pending:
             return
+        t_flush, embed_before = time.perf_counter(), self.report.stages["embed"]
         held = self._in_store([p.row["source"] for p in self._pending])
         embed, update, stale = [], [], []
         for p in self._pending:
@@ -256,7 +296,9 @@ class Indexer:
         embedded: dict[str, dict[str, bytes | None]] = {}  # the chunks embedded now: id -> their svec and tvec
         for i in range(0, len(embed), batch):
             part = embed[i : i + batch]
+            t = time.perf_counter()
             vectors, sentences, tokens = embed_chunks(self.store.embeddings, part)
+            self.report.stages["embed"] += time.perf_counter() - t
             self.store.collection.add(ids=[r.id for r in part], embeddings=vectors, documents=[r.text for r in part],
                                       metadatas=[r.metadata() for r in part])
             embedded.update((r.id, {"svec": sv, "tvec": tv}) for r, sv, tv in zip(part, sentences, tokens))
@@ -269,6 +311,7 @@ class Indexer:
             records = [replace(r, **embedded.get(r.id, {})) for r in p.records]
             self.store.manifest.commit_file(p.row, records)
             self.report.files_indexed += 1
+        self.report.stages["store"] += time.perf_counter() - t_flush - (self.report.stages["embed"] - embed_before)
         self.report.added += len(embed)
         self.report.updated += len(update)
         self.report.deleted += len(stale)

@@ -50,6 +50,7 @@ class LoadedDocument:
     body_start: int = 0  # text before this (a `date YYYY-MM-DD` prefix) is neither embedded nor quoted
     date: str | None = None
     page_starts: list[int] = field(default_factory=list)  # PDF: offset where page i+1 begins
+    skip: list[tuple[int, int]] = field(default_factory=list)  # PDF: running headers/footers, kept out of chunks
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:
@@ -107,38 +108,10 @@ def _load_html(path: Path) -> str:
     return text
 
 
-def _load_pdf(path: Path) -> tuple[str, list[int]]:
-    import logging
+def _load_pdf(path: Path) -> tuple[str, list[int], list[tuple[int, int]]]:
+    from index.pdf import extract_pdf
 
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its warnings are our one-line reason
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception:
-                ok = 0
-            if not ok:
-                raise LoadError("encrypted PDF; save an unprotected copy to index it")
-        parts: list[str] = []
-        starts: list[int] = []
-        pos = 0
-        for page in reader.pages:
-            page_text = (page.extract_text() or "").strip()
-            starts.append(pos)
-            parts.append(page_text)
-            pos += len(page_text) + 2  # "\n\n" between pages
-    except LoadError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as e:
-        raise LoadError(f"corrupt or truncated PDF ({type(e).__name__})") from None
-    text = "\n\n".join(parts)
-    if not text.strip():
-        raise LoadError("no text; scanned? (this PDF has no text layer)")
-    return text, starts
+    return extract_pdf(path)
 
 
 def _load_docx(path: Path) -> str:
@@ -180,20 +153,22 @@ def _docx_block(item) -> str:
     return "#" * min(level, 6) + " " + " ".join(item.text.split()) if level and item.text.strip() else item.text
 
 
-def extract(path: Path) -> tuple[str, list[int]]:
-    """The extracted text of a file and, for PDFs, where each page starts. Runs in a worker for
-    the formats in BOUNDED_SUFFIXES, so it must be a plain top-level function."""
+def extract(path: Path) -> tuple[str, list[int], list[tuple[int, int]]]:
+    """The extracted text of a file and, for PDFs, where each page starts and the spans of running
+    headers and footers. Runs in a worker for the formats in BOUNDED_SUFFIXES, so it must be a plain
+    top-level function."""
     suffix = path.suffix.lower()
     page_starts: list[int] = []
+    skip: list[tuple[int, int]] = []
     if suffix == ".pdf":
-        text, page_starts = _load_pdf(path)
+        text, page_starts, skip = _load_pdf(path)
     elif suffix == ".docx":
         text = _load_docx(path)
     elif suffix in (".html", ".htm"):
         text = _load_html(path)
     else:
         text = _load_text(path)
-    return text, page_starts
+    return text, page_starts, skip
 
 
 def load_document(path: Path, source: str, runner=None, max_bytes: int | None = None) -> LoadedDocument:
@@ -211,9 +186,9 @@ def load_document(path: Path, source: str, runner=None, max_bytes: int | None = 
         if max_bytes and size > max_bytes:
             raise LoadError(f"file is {size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB limit (QA_MAX_FILE_MB)")
         if runner is not None and suffix in BOUNDED_SUFFIXES:
-            text, page_starts = runner.run(extract, path)
+            text, page_starts, skip = runner.run(extract, path)
         else:
-            text, page_starts = extract(path)
+            text, page_starts, skip = extract(path)
     except ParseLimitError as e:
         raise LoadError(str(e)) from None
     except OSError as e:
@@ -224,4 +199,4 @@ def load_document(path: Path, source: str, runner=None, max_bytes: int | None = 
     if longest > MAX_LINE_CHARS:
         raise LoadError(f"a single line of {longest / 1e6:.0f} million characters; this looks like data, not a document")
     date, body_start = parse_date_prefix(text)
-    return LoadedDocument(source=source, text=text, body_start=body_start, date=date, page_starts=page_starts)
+    return LoadedDocument(source=source, text=text, body_start=body_start, date=date, page_starts=page_starts, skip=skip)

@@ -1,7 +1,7 @@
 """Storing: the index on disk, in four parts under the data directory.
 
 - `chroma/`: the vector store (embedded `PersistentClient`, or a Chroma server when
-  `QA_CHROMA_URL` is set), opened through `langchain-chroma`, cosine space, telemetry off.
+  `QA_CHROMA_URL` is set), written through chromadb and searched through `langchain-chroma`, cosine space, telemetry off.
 - `manifest.sqlite`: the record of indexed files and their chunks (text and offsets). A file's row
   is committed only after its chunks are in Chroma, so an interrupted run is simply redone.
 - `bm25/`: a bm25s index over every chunk, persisted and reloaded, brought up to date with a
@@ -11,6 +11,7 @@ Leaves out: what to index and when (indexer.py).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
@@ -28,6 +29,7 @@ from index.split import split_sentences
 from qa.errors import BackendError, IndexLockedError
 from qa.settings import Settings
 
+COLLECTION_CONFIG = {"hnsw": {"space": "cosine"}}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files (
@@ -35,7 +37,7 @@ CREATE TABLE IF NOT EXISTS files (
     n_chunks INTEGER, indexed_at REAL, text_file TEXT, split_version INTEGER);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT, ord INTEGER, start INTEGER, "end" INTEGER,
-    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB, midline INTEGER);
+    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB, midline INTEGER, section TEXT, kind TEXT);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
 
@@ -53,13 +55,14 @@ class ChunkRecord:
     svec: bytes | None = None  # the chunk's sentence vectors (float16 rows, see `sentence_vectors`)
     tvec: bytes | None = None  # its sentences' token vectors (`pack_tokens`)
     midline: bool = False  # it starts in the middle of a line of its source (split.starts_midline)
+    section: str | None = None  # the heading of the section it is in ("3.2 Dynamic masking")
+    kind: str | None = None  # None: prose; "references" or "residue" (tables, figures): never preferred as answers
 
     def metadata(self) -> dict:
         md = {"source": self.source, "start": self.start, "end": self.end, "ord": self.ord}
-        if self.date:
-            md["date"] = self.date
-        if self.page is not None:
-            md["page"] = self.page
+        for key in ("date", "page", "section", "kind"):
+            if getattr(self, key) is not None:
+                md[key] = getattr(self, key)
         return md
 
 
@@ -73,7 +76,7 @@ class Manifest:
         with self.connect() as db:
             db.executescript(SCHEMA)
             columns = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
-            for column, kind in (("svec", "BLOB"), ("tvec", "BLOB"), ("midline", "INTEGER")):  # an older index
+            for column, kind in (("svec", "BLOB"), ("tvec", "BLOB"), ("midline", "INTEGER"), ("section", "TEXT"), ("kind", "TEXT")):  # an older index
                 if column not in columns:
                     db.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
             if "split_version" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
@@ -114,9 +117,9 @@ class Manifest:
         db = self.connect()
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            q = f'SELECT id, source, ord, start, "end", text, date, page, midline FROM chunks WHERE id IN ({",".join("?" * len(part))})'
+            q = f'SELECT id, source, ord, start, "end", text, date, page, midline, section, kind FROM chunks WHERE id IN ({",".join("?" * len(part))})'
             for r in db.execute(q, part):
-                out[r[0]] = ChunkRecord(*r[:8], midline=bool(r[8]))
+                out[r[0]] = ChunkRecord(*r[:8], midline=bool(r[8]), section=r[9], kind=r[10])
         return out
 
     def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str, str, int]]:
@@ -174,10 +177,10 @@ class Manifest:
             kept = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, svec, tvec FROM chunks WHERE source=?", (row["source"],))}
             db.execute("DELETE FROM chunks WHERE source=?", (row["source"],))
             db.executemany(
-                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec, midline)'
-                ' VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec, midline, section, kind)'
+                ' VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
                 [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page, c.svec or kept.get(c.id, (None, None))[0],
-                  c.tvec or kept.get(c.id, (None, None))[1], int(c.midline)) for c in chunks],
+                  c.tvec or kept.get(c.id, (None, None))[1], int(c.midline), c.section, c.kind) for c in chunks],
             )
             db.execute(
                 "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file, split_version)"
@@ -242,26 +245,24 @@ class Store:
     """The whole index: vector store, manifest, BM25 and text copies. Opened by `open_store`."""
 
     def __init__(self, settings: Settings, embeddings):
-        from langchain_chroma import Chroma
-
         self.settings = settings
         self.data_dir = settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embeddings = embeddings
         self.manifest = Manifest(self.data_dir / "manifest.sqlite")
         self.client = chroma_client(settings)
-        self.vectors = Chroma(
-            client=self.client,
-            collection_name=settings.collection,
-            embedding_function=embeddings,
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        # The collection itself for writing; langchain-chroma's view of it (`vectors`) only when a
+        # search needs it, so `qa index` never imports LangChain's retriever stack.
+        self.collection = self.client.get_or_create_collection(settings.collection, configuration=COLLECTION_CONFIG)
         self.bm25 = Bm25Index(self.data_dir / "bm25")
         self._bm25_lock = threading.Lock()
 
-    @property
-    def collection(self):
-        return self.vectors._collection
+    @functools.cached_property
+    def vectors(self):
+        from langchain_chroma import Chroma
+
+        return Chroma(client=self.client, collection_name=self.settings.collection, embedding_function=self.embeddings,
+                      collection_configuration=COLLECTION_CONFIG)
 
     @property
     def max_batch_size(self) -> int:

@@ -194,7 +194,8 @@ class ReaderAnswerer:
         scored = [replace(p, reader_score=round(h, 4)) for p, h in zip(passages, reading.has_answer)]
         scores = np.array([reading.sentence_scores.get((s.passage, s.start), 0.0) for s in sentences])
         confidence = reading.answerable
-        span = reading.best()
+        # a reference list or a table's residue answers only when no prose passage does
+        span = reading.best([p.kind is None for p in passages], self.threshold)
         if confidence < self.threshold or span is None:
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages),
                           answerer=self.name, passages=scored, confidence=confidence)

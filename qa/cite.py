@@ -168,7 +168,7 @@ def strip_markers(text: str) -> str:
 
 def make_citation(n: int, passage: Passage, start: int, end: int, quote: str, score: float) -> Citation:
     return Citation(n=n, source=passage.source, start=start, end=end, quote=quote, score=round(float(score), 4),
-                    date=passage.date, page=passage.page, passage_id=passage.id)
+                    date=passage.date, page=passage.page, passage_id=passage.id, section=passage.section)
 
 
 def check_generated(

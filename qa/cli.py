@@ -185,8 +185,8 @@ def cmd_train_reader(args, settings: Settings) -> int:
     from qa.errors import UsageError
     from qa.train_reader import DEFAULT_SHARED, run
 
-    if args.minutes is not None and args.minutes <= 0 or args.steps is not None and args.steps < 1:
-        raise UsageError("--minutes and --steps take a positive number")
+    if args.minutes is not None and args.minutes <= 0 or args.steps is not None and args.steps < 1 or args.lr <= 0:
+        raise UsageError("--minutes, --steps and --lr take a positive number")
     if args.calibrate and not Path(args.calibrate).is_file():
         raise UsageError(f"--calibrate {args.calibrate}: no such file")
     if args.docs and not args.data:
@@ -195,7 +195,7 @@ def cmd_train_reader(args, settings: Settings) -> int:
     card = run([Path(d) for d in args.data or []], Path(args.docs) if args.docs else None, out, args.minutes, args.steps,
                args.from_shipped, Path(args.shared) if args.shared else DEFAULT_SHARED, max_examples=args.max_examples,
                seed=args.seed, settings=settings, calibrate_on=Path(args.calibrate) if args.calibrate else None,
-               calibrate_only=args.calibrate_only)
+               calibrate_only=args.calibrate_only, lr=args.lr)
     if args.json:
         _print_json(card)
     else:
@@ -213,9 +213,9 @@ def cmd_bench(args, settings: Settings) -> int:
     corpus = Path(args.corpus) if args.corpus else None
     if corpus is not None and not corpus.exists():
         raise UsageError(f"no such corpus: {corpus}")
-    if args.questions < 1 or any(n < 1 for n in args.scale + args.server_scale):
-        raise UsageError("--questions, --scale and --server-scale take counts of 1 or more")
-    result = run_bench(corpus, args.scale, args.server_scale, args.questions)
+    if args.questions < 1 or args.repeat < 1 or any(n < 1 for n in args.scale + args.server_scale):
+        raise UsageError("--questions, --repeat, --scale and --server-scale take counts of 1 or more")
+    result = run_bench(corpus, args.scale, args.server_scale, args.questions, repeat=args.repeat)
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 
@@ -261,9 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "its held-out validation questions)")
     pt.add_argument("--calibrate-only", action="store_true", help="only calibrate the reader already in --out")
     pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4; lower to continue a trained reader)")
     pt.add_argument("--json", action="store_true")
     pb = sub.add_parser("bench", help="benchmark against the LangChain tutorial pipeline; prints figures")
-    pb.add_argument("--corpus", help="SQuAD 2.0 .json or a folder (default: tests/data/squad2-dev-a.json)")
+    pb.add_argument("--corpus", help="SQuAD 2.0 .json, or a folder of documents (PDFs, mixed formats) with an optional "
+                    "questions.jsonl about them (default: tests/data/squad2-dev-a.json)")
+    pb.add_argument("--repeat", type=int, default=1, help="cold index runs of each pipeline, alternating (the median counts)")
     pb.add_argument("--scale", type=int, nargs="*", default=[], help="chunk counts for the scale test, e.g. 10000 100000 1000000")
     pb.add_argument("--server-scale", type=int, nargs="*", default=[], help="chunk counts to run through a `chroma run` server")
     pb.add_argument("--questions", type=int, default=300)

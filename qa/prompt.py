@@ -41,7 +41,7 @@ def _escape(text: str) -> str:
 def format_passages(passages: list[Passage]) -> str:
     blocks = []
     for n, p in enumerate(passages, start=1):
-        where = p.source + (f", p. {p.page}" if p.page else "") + (f", {p.date}" if p.date else "")
+        where = p.source + (f", p. {p.page}" if p.page else "") + (f", §{p.section}" if p.section else "") + (f", {p.date}" if p.date else "")
         blocks.append(f'<passage n="{n}" source="{_escape(where)}">\n{_escape(p.text)}\n</passage>')
     return "\n\n".join(blocks)
 

@@ -55,11 +55,14 @@ class Reading:
     spans: list[Span | None]  # per passage: its best span (None: nothing readable)
     sentence_scores: dict[tuple[int, int], float] = field(default_factory=dict)  # (passage, start in source) -> score
 
-    def best(self) -> Span | None:
-        """The answer: the best span of the passage most likely to answer."""
+    def best(self, preferred: list[bool] | None = None, threshold: float = 0.0) -> Span | None:
+        """The answer: the best span of the passage most likely to answer; of the `preferred`
+        passages first, when one of them answers at `threshold` or above."""
         if not self.spans:
             return None
         order = sorted(range(len(self.spans)), key=lambda i: -self.has_answer[i])
+        if preferred is not None and any(preferred[i] and self.has_answer[i] >= threshold for i in order):
+            order = [i for i in order if preferred[i]] + [i for i in order if not preferred[i]]
         return next((self.spans[i] for i in order if self.spans[i] is not None), None)
 
     @property

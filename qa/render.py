@@ -29,7 +29,7 @@ def md_escape(text: str) -> str:
 def citation_label(c: Citation | dict, full_path: bool = False) -> str:
     get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
     name = get("source") if full_path else PurePath(get("source")).name
-    extras = [f"p. {get('page')}" if get("page") else None, get("date")]
+    extras = [f"p. {get('page')}" if get("page") else None, f"§{get('section')}" if get("section") else None, get("date")]
     return f"[{get('n')}] {name}" + "".join(f" · {e}" for e in extras if e)
 
 

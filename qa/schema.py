@@ -19,6 +19,8 @@ class Passage:
     text: str
     date: str | None = None
     page: int | None = None
+    section: str | None = None  # the heading of the section it is in ("3.2 Dynamic masking")
+    kind: str | None = None  # None: prose; "references" or "residue": quoted only when no prose answers
     dense_score: float | None = None
     dense_rank: int | None = None
     bm25_score: float | None = None
@@ -49,6 +51,7 @@ class Citation:
     date: str | None = None
     page: int | None = None
     passage_id: str | None = None
+    section: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

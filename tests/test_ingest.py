@@ -61,7 +61,7 @@ def test_a_docx_keeps_its_tables_and_headings_in_order(tmp_path):
     from index.load import extract
 
     make_kettles_docx(tmp_path / "k.docx")
-    text, pages = extract(tmp_path / "k.docx")
+    text, pages, _ = extract(tmp_path / "k.docx")
     assert pages == [] and text == ("# Kettle models\n\nThe Kettleby works makes two kettles.\n\n# Boiling times\n\n"
                                     "| Model | Boil time and price |\n| Kettle 1 | 120 seconds | 20 pounds |\n"
                                     "| Kettle 2 | 90 seconds | 35 pounds |\n\nPrices include VAT.")
@@ -224,7 +224,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(tmp_path, sett
     assert out["files_indexed"] == 2 + (os.geteuid() == 0), out
     expected = {
         "binary.txt": "binary", "empty.txt": "empty", "blank.txt": "no text", "oneline.txt": "single line",
-        "corrupt.pdf": "corrupt", "truncated.pdf": "corrupt", "encrypted.pdf": "encrypted", "scanned.pdf": "no text; scanned?",
+        "corrupt.pdf": "corrupt", "truncated.pdf": "corrupt", "encrypted.pdf": "encrypted", "scanned.pdf": "scanned PDF",
         "bomb.docx": "zip bomb", "loop_a.txt": "symlink loop", "loop_b.txt": "symlink loop",
     }
     if os.geteuid() != 0:  # root reads any file, whatever its mode
