@@ -22,11 +22,35 @@ CSS = """
 .qa-document { max-height: 60vh; overflow-y: auto; border: 1px solid var(--border-color-primary); padding: .6em; }
 .qa-passage mark, .qa-document mark { background: #ffe066; color: #000; padding: 0 .1em; }
 .qa-note { color: var(--body-text-color-subdued); font-size: .9em; }
-#qa-chips .wrap { gap: .3em; flex-wrap: wrap; }
-#qa-chips label { border-radius: 999px; padding: .15em .7em; font-size: .9em; }
 #qa-answerer { font-size: .9em; }
 .gradio-container { max-width: 100% !important; overflow-x: hidden; }
 #qa-chatbot .message-wrap { overflow-wrap: anywhere; }
+#qa-chatbot a[href^="#cite-"] { text-decoration: none; font-weight: 600; }
+.qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.qa-hidden { display: none !important; }
+#qa-inspector table { display: block; overflow-x: auto; white-space: nowrap; }
+#qa-library table, #qa-upload-status table { word-break: normal; }
+@media (max-width: 700px) {  /* a phone: the chat, its answer and the cited passage first */
+  #qa-main { flex-direction: column !important; }
+  #qa-main > div { min-width: 0 !important; width: 100% !important; }
+}
+"""
+# A click on an answer's [n] marker or source line opens that passage: the page tells the server
+# which message and which citation, through a hidden box and button.
+CLICK_JS = """
+() => {
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest('#qa-chatbot a[href^="#cite-"]');
+    if (!a) return;
+    e.preventDefault(); e.stopPropagation();
+    const msgs = [...document.querySelectorAll('#qa-chatbot [data-testid=user], #qa-chatbot [data-testid=bot]')];
+    const i = msgs.findIndex((m) => m.contains(a));
+    const box = document.querySelector('#qa-pick textarea, #qa-pick input');
+    box.value = `${i}:${a.getAttribute('href').slice(6)}:${Date.now()}`;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => document.querySelector('#qa-pick-go').click(), 50);
+  }, true);
+}
 """
 BUSY = "The assistant is busy; try again in a moment."
 
@@ -96,8 +120,25 @@ class App:
         return self._chains[key]
 
 
-def _library_rows(app: App) -> list[list]:
-    return [[r["source"], r["n_chunks"], r["date"] or ""] for r in app.store.manifest.files()]
+def document_names(sources: list[str]) -> dict[str, str]:
+    """What a person calls each indexed document: its file name, with its folder where two share
+    a name (pure). Internal paths (the data folder's uploads/) are never shown."""
+    names = {s: Path(s).name for s in sources}
+    taken = [n for n in names.values()]
+    return {s: n if taken.count(n) == 1 else f"{n} ({Path(s).parent.name})" for s, n in names.items()}
+
+
+def _library(app: App) -> tuple[list[list], list[tuple[str, str]]]:
+    """The Library table (name, chunks, date) and the Remove list's (name, source) choices, as the
+    index holds them now."""
+    files = app.store.manifest.files()
+    names = document_names([r["source"] for r in files])
+    rows = [[names[r["source"]], r["n_chunks"], r["date"] or ""] for r in files]
+    return rows, [(names[r["source"]], r["source"]) for r in files]
+
+
+def chunks_word(n: int) -> str:
+    return f"{n} chunk" if n == 1 else f"{n} chunks"
 
 
 def message_text(content) -> str:
@@ -112,7 +153,64 @@ def message_text(content) -> str:
 
 
 def _answerer_name(kind: str, model: str) -> str:
-    return "extractive" if kind == "extractive" else f"{kind}:{model.strip()}"
+    return "extractive" if kind == "extractive" else f"{kind}:{(model or '').strip()}"
+
+
+def active_label(answerer: dict) -> str:
+    """The header's line: the answerer that answers now."""
+    name = _answerer_name(answerer["kind"], answerer["model"])
+    if answerer["kind"] == "extractive":
+        return f"**Answerer:** `{name}` · offline extractive quotes"
+    return f"**Answerer:** `{name}`" + (f" at {answerer['base_url']}" if answerer.get("base_url") else "")
+
+
+def try_answerer(kind: str, model: str, base_url: str, current: dict) -> tuple[dict, str, list[str]]:
+    """A Settings choice checked before it is used: (the answerer that answers now, a one-line
+    result, the models its server offers). A choice that cannot work is refused and the working
+    answerer stays."""
+    from qa.llm import available_models
+
+    if kind == "extractive":
+        return {"kind": "extractive", "model": "", "base_url": ""}, "Answering with the offline extractive answerer.", []
+    keep = f"Still answering with {_answerer_name(current['kind'], current['model'])}."
+    try:
+        models = available_models(kind, base_url or None)
+    except QAError as e:
+        return current, f"Not switched: {e}. {keep}", []
+    model = (model or "").strip()
+    if not model:
+        offer = f" It offers: {', '.join(models[:8])}." if models else " It offers no models yet."
+        return current, f"Not switched: choose a model first.{offer} {keep}", models
+    if models and model not in models and f"{model}:latest" not in models:
+        return current, f"Not switched: {kind} at {base_url or 'its default address'} has no model {model!r}. {keep}", models
+    chosen = {"kind": kind, "model": model, "base_url": (base_url or "").strip()}
+    return chosen, f"Answering with {_answerer_name(kind, model)}.", models
+
+
+def inspector_md(answer: dict | None) -> str:
+    if not answer:
+        return "Ask a question to see what was retrieved."
+    cited = {c["passage_id"] for c in answer.get("citations", [])}
+    rows = ["| # | source | dense (rank) | BM25 (rank) | fused (rank) | best sentence | reader | cited |", "|---|---|---|---|---|---|---|---|"]
+    for i, p in enumerate(answer.get("passages", []), start=1):
+        d = f"{p['dense_score']:.3f} ({p['dense_rank']})" if p["dense_score"] is not None else "–"
+        b = f"{p['bm25_score']:.2f} ({p['bm25_rank']})" if p["bm25_score"] is not None else "–"
+        f = f"{p['fused_score']:.4f} ({p['fused_rank']})" if p.get("fused_rank") else f"{p['fused_score']:.4f}"
+        sent = f"{p['sentence_score']:.3f}" if p.get("sentence_score") is not None else "–"
+        reader = f"{p['reader_score']:.3f}" if p.get("reader_score") is not None else "–"
+        rows.append(f"| {i} | {Path(p['source']).name} {p['start']}-{p['end']} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p['id'] in cited else ''} |")
+    head = f"**Query used:** {answer.get('query', '')}"
+    if answer.get("confidence") is not None:  # the reader's: how likely any passage answers, against its threshold
+        head += f" · **reader confidence:** {answer['confidence']:.3f}"
+    return head + "\n\n" + "\n".join(rows)
+
+
+def picked_citation(answers: dict | None, pick: str) -> tuple[str, dict | None]:
+    """`pick` ("message:n:nonce", from a click on a marker) -> (the message's key, its citation n)."""
+    key, _, rest = (pick or "").partition(":")
+    n = rest.partition(":")[0]
+    record = (answers or {}).get(key)
+    return key, next((c for c in (record or {}).get("citations", []) if str(c["n"]) == n), None)
 
 
 def build_demo(settings: Settings, app: App | None = None):
@@ -120,93 +218,73 @@ def build_demo(settings: Settings, app: App | None = None):
 
     from index.indexer import index_paths, remove_document
     from index.uploads import save_upload
-    from qa.render import chat_markdown, citation_label, document_html, export_markdown, passage_panel_html
+    from qa.render import chat_markdown, document_html, export_markdown, passage_panel_html
 
     app = app or App(settings)
+    PANEL_HINT = "<p class='qa-note'>Click a citation [n] to see the passage, highlighted.</p>"
 
-    def active_label(kind, model, base_url):
-        name = _answerer_name(kind, model)
-        where = f" at {base_url}" if kind != "extractive" and base_url else ""
-        return f"**Answerer:** `{name}`{where} · offline extractive quotes" if kind == "extractive" else f"**Answerer:** `{name}`{where}"
+    def panel_for(c: dict | None):
+        """The passage panel, its "open the whole document" button, and the whole-document pane
+        (closed, so it never shows another citation's document)."""
+        if c is None:
+            return PANEL_HINT, gr.update(visible=False), gr.update(value="", visible=False)
+        return passage_panel_html(c, app.store.document_text(c["source"])), gr.update(visible=True), gr.update(value="", visible=False)
 
-    def chips_update(answer: dict | None):
-        cites = (answer or {}).get("citations", [])
-        return gr.update(choices=[(citation_label(c), str(c["n"])) for c in cites], value=None, visible=bool(cites))
-
-    def inspector_md(answer: dict | None) -> str:
-        if not answer:
-            return "Ask a question to see what was retrieved."
-        cited = {c["passage_id"] for c in answer.get("citations", [])}
-        rows = ["| # | source | dense (rank) | BM25 (rank) | fused (rank) | best sentence | reader | cited |", "|---|---|---|---|---|---|---|---|"]
-        for i, p in enumerate(answer.get("passages", []), start=1):
-            d = f"{p['dense_score']:.3f} ({p['dense_rank']})" if p["dense_score"] is not None else "–"
-            b = f"{p['bm25_score']:.2f} ({p['bm25_rank']})" if p["bm25_score"] is not None else "–"
-            f = f"{p['fused_score']:.4f} ({p['fused_rank']})" if p.get("fused_rank") else f"{p['fused_score']:.4f}"
-            sent = f"{p['sentence_score']:.3f}" if p.get("sentence_score") is not None else "–"
-            reader = f"{p['reader_score']:.3f}" if p.get("reader_score") is not None else "–"
-            rows.append(f"| {i} | {Path(p['source']).name} {p['start']}-{p['end']} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p['id'] in cited else ''} |")
-        head = f"**Query used:** {answer.get('query', '')}"
-        if answer.get("confidence") is not None:  # the reader's: how likely any passage answers, against its threshold
-            head += f" · **reader confidence:** {answer['confidence']:.3f}"
-        return head + "\n\n" + "\n".join(rows)
-
-    def respond(message, chat, answers, kind, model, base_url, top_k):
+    def respond(message, chat, answers, answerer, top_k):
         from dataclasses import asdict
 
         chat = list(chat or [])
         history = [message_text(m["content"]) for m in chat if m["role"] == "user"]
         chat += [{"role": "user", "content": message or ""}, {"role": "assistant", "content": "…"}]
-        yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+        same = (gr.update(),) * 5
+        yield chat, answers, *same
         try:
-            chain = app.chain(_answerer_name(kind, model), base_url, top_k)
+            chain = app.chain(_answerer_name(answerer["kind"], answerer["model"]), answerer.get("base_url"), top_k)
             final = None
             with app.gate.enter():
                 for final in chain.stream({"question": message or "", "history": history}):
                     chat[-1] = {"role": "assistant", "content": chat_markdown(final, final=False)}
-                    yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+                    yield chat, answers, *same
         except Busy:
             chat[-1] = {"role": "assistant", "content": f"⏳ {BUSY}"}
-            yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+            yield chat, answers, *same
             return
         except Exception as e:  # a backend down, a bad setting: said in the chat, the app stays up
             chat[-1] = {"role": "assistant", "content": f"⚠️ {e if isinstance(e, QAError) else f'Something went wrong: {type(e).__name__}: {e}'}"}
-            yield chat, answers, gr.update(), gr.update(), gr.update(), ""
+            yield chat, answers, *same
             return
         chat[-1] = {"role": "assistant", "content": chat_markdown(final)}
+        key = str(len(chat) - 1)
         record = final.to_dict() | {"passages": [asdict(p) for p in final.passages], "question": message}
-        answers = dict(answers or {}) | {str(len(chat) - 1): record}
+        answers = dict(answers or {}) | {key: record}
         first = record["citations"][0] if record["citations"] else None
-        panel = passage_panel_html(first, app.store.document_text(first["source"])) if first else ""
-        yield chat, answers, chips_update(record), panel, inspector_md(record), str(len(chat) - 1)
+        yield chat, answers, *panel_for(first), inspector_md(record), f"{key}:1" if first else ""
 
     def select_message(answers, evt: gr.SelectData):
         key = str(evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
         record = (answers or {}).get(key)
-        return chips_update(record), inspector_md(record), key if record else ""
+        return inspector_md(record) if record else gr.update()
 
-    def show_citation(n, answers, key):
-        record = (answers or {}).get(key or "")
-        c = next((c for c in (record or {}).get("citations", []) if str(c["n"]) == str(n)), None)
+    def show_pick(pick, answers):
+        key, c = picked_citation(answers, pick)
         if c is None:
-            return gr.update(), gr.update(visible=False)
-        return passage_panel_html(c, app.store.document_text(c["source"])), gr.update(visible=True)
+            return (gr.update(),) * 5
+        return *panel_for(c), inspector_md((answers or {}).get(key)), pick
 
-    def open_document(n, answers, key):
-        record = (answers or {}).get(key or "")
-        cites = (record or {}).get("citations", [])
-        c = next((c for c in cites if str(c["n"]) == str(n)), cites[0] if cites else None)
+    def open_document(chosen, answers):
+        _, c = picked_citation(answers, chosen)
         text = app.store.document_text(c["source"]) if c else None
         if c is None or text is None:
             return gr.update(value="", visible=False)
         return gr.update(value=document_html(c, text), visible=True)
 
+    def library_update(value=None):
+        rows, choices = _library(app)
+        return rows, gr.update(choices=choices, value=value)
+
     def add_files(files, progress=gr.Progress()):
         """Save and index each upload, reporting each file's outcome as it goes."""
         rows, paths = [], []
-        def library_update():
-            rows_now = _library_rows(app)
-            return rows_now, gr.update(choices=[r[0] for r in rows_now])
-
         for f in files or []:
             original = getattr(f, "orig_name", None) or Path(str(f)).name
             try:
@@ -222,7 +300,7 @@ def build_demo(settings: Settings, app: App | None = None):
                 if report.failed:
                     rows[-1] = [original, f"skipped: {report.failed[0]['error']}"]
                 elif report.files_indexed:
-                    rows[-1] = [original, f"indexed ({report.added} new chunks)"]
+                    rows[-1] = [original, f"indexed ({report.added} new {'chunk' if report.added == 1 else 'chunks'})"]
                 else:
                     rows[-1] = [original, "unchanged"]
             except QAError as e:
@@ -230,16 +308,23 @@ def build_demo(settings: Settings, app: App | None = None):
             yield rows, *library_update()
         yield rows, *library_update()
 
-    def remove_doc(source):
+    def remove_doc(source, confirmed="true"):
         if not source:
-            raise gr.Error("Pick a document to remove.")
+            gr.Warning("Pick a document to remove.")
+            return gr.update(), gr.update()
+        if confirmed != "true":  # the page asked, and the answer was no
+            return gr.update(), gr.update()
         try:
             n = remove_document(source, app.settings, store=app.store)
         except QAError as e:
             raise gr.Error(str(e)) from None
-        gr.Info(f"Removed {Path(source).name} ({n} chunks).")
-        rows = _library_rows(app)
-        return rows, gr.update(choices=[r[0] for r in rows], value=None)
+        gr.Info(f"Removed {Path(source).name} ({chunks_word(n)}).")
+        return library_update()
+
+    def use_answerer(kind, model, base_url, current):
+        chosen, said, models = try_answerer(kind, model, base_url, current)
+        models_update = gr.update(choices=models) if models else gr.update()
+        return chosen, active_label(chosen), said, models_update
 
     def export(answers):
         turns = [(a.get("question", ""), a) for _, a in sorted((answers or {}).items(), key=lambda kv: int(kv[0]))]
@@ -260,21 +345,32 @@ def build_demo(settings: Settings, app: App | None = None):
         except QAError as e:
             return {"answer": str(e), "abstained": True, "citations": [], "nearest": [], "error": True}
 
+    kind0, _, model0 = settings.answerer.partition(":")
+    start = {"kind": kind0 if kind0 in ("ollama", "openai") else "extractive", "model": model0,
+             "base_url": (settings.openai_base_url if kind0 == "openai" else settings.ollama_base_url) or ""}
     with gr.Blocks(title="Ask your documents", analytics_enabled=False, fill_width=True) as demo:
         answers = gr.State({})
+        answerer = gr.State(start)  # the answerer that answers: a Settings choice replaces it only once it works
         asked = gr.Textbox(visible=False)  # the question in flight: the box is free for the next one at once
-        active = gr.State("")
-        kind0, _, model0 = settings.answerer.partition(":")
+        chosen = gr.State("")  # "message:n": the citation the panes show
         with gr.Row():
             gr.Markdown("## Ask your documents\nAnswers come only from your indexed documents; every claim links to its source.")
-            answerer_md = gr.Markdown(active_label(kind0, model0, settings.openai_base_url), elem_id="qa-answerer")
-        with gr.Row(equal_height=False):
+            answerer_md = gr.Markdown(active_label(start), elem_id="qa-answerer")
+        with gr.Row(equal_height=False, elem_id="qa-main"):
             with gr.Column(scale=3, min_width=300):
-                chatbot = gr.Chatbot(elem_id="qa-chatbot", height=480, buttons=["copy"], feedback_options=None,
+                chatbot = gr.Chatbot(elem_id="qa-chatbot", height=480, buttons=["copy"], feedback_options=None, show_label=False,
                                      placeholder="Ask a question about your documents.", sanitize_html=True)
                 with gr.Row():
                     box = gr.Textbox(placeholder="Ask a question…", show_label=False, scale=5, min_width=200, submit_btn=True)
-                chips = gr.Radio(label="Citations (click to see the passage)", choices=[], visible=False, elem_id="qa-chips")
+                pick = gr.Textbox(elem_id="qa-pick", elem_classes=["qa-hidden"], show_label=False)
+                pick_go = gr.Button("open", elem_id="qa-pick-go", elem_classes=["qa-hidden"])
+            with gr.Column(scale=2, min_width=280):
+                gr.Markdown("### Cited passage")
+                panel = gr.HTML(PANEL_HINT, elem_id="qa-panel")
+                open_doc = gr.Button("Open the whole document at this place", size="sm", visible=False)
+                whole = gr.HTML(visible=False, elem_id="qa-whole")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
                 with gr.Row():
                     clear = gr.Button("Clear conversation", size="sm")
                     export_btn = gr.Button("Export as Markdown", size="sm")
@@ -282,39 +378,43 @@ def build_demo(settings: Settings, app: App | None = None):
                 with gr.Accordion("Retrieval inspector", open=False):
                     inspector = gr.Markdown("Ask a question to see what was retrieved.", elem_id="qa-inspector")
             with gr.Column(scale=2, min_width=280):
-                gr.Markdown("### Cited passage")
-                panel = gr.HTML("<p class='qa-note'>Click a citation to see the passage, highlighted.</p>", elem_id="qa-panel")
-                open_doc = gr.Button("Open the whole document at this place", size="sm", visible=False)
-                whole = gr.HTML(visible=False, elem_id="qa-whole")
                 with gr.Accordion("Add documents", open=False):
                     upload = gr.File(file_count="multiple", file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
                                      label="Drop files here", elem_id="qa-upload")
                     upload_status = gr.Dataframe(headers=["file", "status"], interactive=False, wrap=True, column_widths=["35%", "65%"], elem_id="qa-upload-status")
                 with gr.Accordion("Library", open=False):
-                    library = gr.Dataframe(value=_library_rows(app), headers=["document", "chunks", "date"], interactive=False, wrap=True, elem_id="qa-library")
+                    rows0, choices0 = _library(app)
+                    library = gr.Dataframe(value=rows0, headers=["document", "chunks", "date"], interactive=False, wrap=True, elem_id="qa-library")
                     with gr.Row():
-                        to_remove = gr.Dropdown(choices=[r[0] for r in _library_rows(app)], label="Document", scale=3)
-                        remove_btn = gr.Button("Remove", size="sm", variant="stop", scale=1)
+                        to_remove = gr.Dropdown(choices=choices0, value=None, label="Document", scale=3, elem_id="qa-remove-pick")
+                        remove_btn = gr.Button("Remove…", size="sm", variant="stop", scale=1, elem_id="qa-remove")
+                    confirmed = gr.Textbox("true", elem_classes=["qa-hidden"], show_label=False)  # what the confirmation said
                 with gr.Accordion("Settings", open=False):
-                    kind = gr.Radio(["extractive", "ollama", "openai"], value=kind0 if kind0 in ("ollama", "openai") else "extractive", label="Answerer")
-                    model = gr.Textbox(value=model0, label="Model (Ollama / OpenAI-compatible)")
-                    base_url = gr.Textbox(value=settings.openai_base_url or settings.ollama_base_url or "", label="Base URL")
+                    kind = gr.Radio(["extractive", "ollama", "openai"], value=start["kind"], label="Answerer")
+                    model = gr.Dropdown(choices=[model0] if model0 else [], value=model0 or None, allow_custom_value=True,
+                                        label="Model (Ollama / OpenAI-compatible)", elem_id="qa-model")
+                    base_url = gr.Textbox(value=start["base_url"], label="Base URL", elem_id="qa-base-url")
+                    use = gr.Button("Check connection and use", size="sm", elem_id="qa-use")
+                    use_result = gr.Markdown(elem_id="qa-use-result")
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
 
-        outputs = [chatbot, answers, chips, panel, inspector, active]
         box.submit(lambda q: ("", q), [box], [box, asked], queue=False, api_visibility="private").then(
-            respond, [asked, chatbot, answers, kind, model, base_url, top_k], outputs, api_name="chat", concurrency_limit=None)
-        chatbot.select(select_message, [answers], [chips, inspector, active])
-        chips.select(show_citation, [chips, answers, active], [panel, open_doc]).then(lambda: gr.update(visible=False), None, whole)
-        open_doc.click(open_document, [chips, answers, active], [whole],
+            respond, [asked, chatbot, answers, answerer, top_k], [chatbot, answers, panel, open_doc, whole, inspector, chosen],
+            api_name="chat", concurrency_limit=None)
+        chatbot.select(select_message, [answers], [inspector])
+        pick_go.click(show_pick, [pick, answers], [panel, open_doc, whole, inspector, chosen], api_visibility="private")
+        open_doc.click(open_document, [chosen, answers], [whole],
                        js="(...a) => { setTimeout(() => document.querySelector('#qa-whole mark')?.scrollIntoView({block: 'center'}), 400); return a; }")
-        clear.click(lambda: ([], {}, gr.update(choices=[], visible=False), "", "Ask a question to see what was retrieved.", ""),
-                    None, outputs)
+        clear.click(lambda: ([], {}, PANEL_HINT, gr.update(visible=False), gr.update(value="", visible=False),
+                             "Ask a question to see what was retrieved.", ""),
+                    None, [chatbot, answers, panel, open_doc, whole, inspector, chosen])
         export_btn.click(export, [answers], [export_file], api_name="export")
         upload.upload(add_files, [upload], [upload_status, library, to_remove])
-        remove_btn.click(remove_doc, [to_remove], [library, to_remove], api_name="remove")
-        for c in (kind, model, base_url):
-            c.change(active_label, [kind, model, base_url], [answerer_md])
+        remove_btn.click(remove_doc, [to_remove, confirmed], [library, to_remove], api_name="remove",
+                         js="(s, c) => [s, String(!!s && confirm(`Remove ${s.split('/').pop()} from the index? Its chunks are "
+                            "deleted; the file itself is not touched.`))]")
+        use.click(use_answerer, [kind, model, base_url, answerer], [answerer, answerer_md, use_result, model], api_name="use_answerer")
+        demo.load(library_update, None, [library, to_remove])  # the Library as the index holds it, at every page load
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
     # The Gate above decides who waits and who is told "busy"; Gradio's own queue is a backstop.
     demo.queue(max_size=4 * settings.queue_size, default_concurrency_limit=2)
@@ -350,7 +450,7 @@ def _launch(demo, settings: Settings, auth, open_browser: bool, block: bool):
     return demo.launch(
         server_name=settings.host, server_port=settings.port, share=False, inbrowser=open_browser, auth=auth,
         max_file_size=f"{settings.max_file_mb}mb", blocked_paths=[str(settings.data_dir.resolve())],
-        theme=_theme(), css=CSS, footer_links=[], prevent_thread_lock=not block,
+        theme=_theme(), css=CSS, js=CLICK_JS, footer_links=[], prevent_thread_lock=not block,
         show_error=False, quiet=not block,
     )
 

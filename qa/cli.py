@@ -105,7 +105,10 @@ def cmd_chat(args, settings: Settings) -> int:
                 raise
             print(error_line(e), file=sys.stderr, flush=True)
             continue
-        _print_json(answer.to_dict()) if args.json else print(cli_text(answer) + "\n", flush=True)
+        if args.json:
+            _print_json(answer.to_dict())
+        else:  # from a file or a pipe, each answer under its question, as a transcript reads
+            print(("" if interactive else f"> {line}\n") + cli_text(answer) + "\n", flush=True)
         history.append(line)
 
 

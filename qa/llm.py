@@ -53,3 +53,27 @@ def backend_failure(settings: Settings, error: Exception) -> BackendError:
     return BackendError(f"the {settings.answerer} answerer{at} failed ({type(error).__name__}{': ' + said if said else ''}); "
                         f"start its server (or pull the model), or switch to the offline 'extractive' answerer "
                         f"(QA_ANSWERER, or Settings in the UI)")
+
+
+OLLAMA_URL = "http://127.0.0.1:11434"
+
+
+def available_models(kind: str, base_url: str | None, timeout: float = 3.0) -> list[str]:
+    """The models a generative answerer's server offers (Ollama's /api/tags, an OpenAI-compatible
+    server's /models). Raises BackendError with a one-line reason when it cannot say."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if kind == "openai" and not (base_url or "").strip():
+        raise BackendError("give the OpenAI-compatible server's base URL (e.g. http://127.0.0.1:8080/v1)")
+    root = (base_url or OLLAMA_URL).strip().rstrip("/")
+    url = f"{root}/api/tags" if kind == "ollama" else f"{root}/models"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            data = json.loads(r.read(2_000_000) or b"{}")
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        why = getattr(e, "reason", None) or e
+        raise BackendError(f"no {kind} server answers at {root} ({why})") from None
+    items = data.get("models", []) if kind == "ollama" else data.get("data", [])
+    return [str(m.get("name") or m.get("id") or m.get("model")) for m in items if isinstance(m, dict)]

@@ -15,7 +15,7 @@ from qa.schema import Answer, Citation
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
 _LIST_START = re.compile(r"^(\d+)([.)])|^([-+])")
-NOT_FOUND_HEADLINE = "Not found in your documents"
+CLOSEST = "Closest passages"  # what an abstention shows instead of citations, in the UI and the CLI alike
 
 
 def md_escape(text: str) -> str:
@@ -26,11 +26,30 @@ def md_escape(text: str) -> str:
     return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else f"\\{m.group(3)}", flat)
 
 
-def citation_label(c: Citation | dict, full_path: bool = False) -> str:
+def citation_label(c: Citation | dict, full_path: bool = False, numbered: bool = True) -> str:
     get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
     name = get("source") if full_path else PurePath(get("source")).name
     extras = [f"p. {get('page')}" if get("page") else None, f"§{get('section')}" if get("section") else None, get("date")]
-    return f"[{get('n')}] {name}" + "".join(f" · {e}" for e in extras if e)
+    return (f"[{get('n')}] " if numbered else "") + name + "".join(f" · {e}" for e in extras if e)
+
+
+def source_lines(citations: list) -> list[str]:
+    """One label a citation, each telling it apart from the others (pure): file (or title), page,
+    section, date, and where two would read the same, the first words of its quote."""
+    labels = [citation_label(c, numbered=False) for c in citations]
+    out = []
+    for c, label in zip(citations, labels):
+        quote = c["quote"] if isinstance(c, dict) else c.quote
+        if labels.count(label) > 1:
+            words = as_prose(quote).split()
+            label += f" · “{' '.join(words[:6])}{'…' if len(words) > 6 else ''}”"
+        out.append(label)
+    return out
+
+
+def _linked_markers(text: str) -> str:
+    """Escaped answer text with each `[n]` marker a link the UI opens the passage from."""
+    return re.sub(r"\\\[(\d+)\\\]", r"[\\[\1\\]](#cite-\1)", text)
 
 
 def unmatched_note(answer: Answer | dict) -> str | None:
@@ -91,29 +110,34 @@ def cli_text(answer: Answer) -> str:
         for c in answer.citations:
             lines.append(f"{citation_label(c, full_path=True)}, chars {c.start}-{c.end}: \"{one_line(c.quote)}\"")
     if answer.abstained and answer.nearest:
-        lines += ["", "Nearest passages (not citations):"]
+        lines += ["", f"{CLOSEST} (not citations):"]
         lines += [f"  - {c.source}: \"{one_line(c.quote)[:160]}\"" for c in answer.nearest]
     return "\n".join(lines)
 
 
 def chat_markdown(answer: Answer, final: bool = True) -> str:
-    """An answer as a chat message: the answer, then its sources; an abstention looks like one."""
+    """An answer as a chat message: the answer with its `[n]` markers as links, then one line a
+    source (the quotes are the answer: they are not repeated). An abstention is one sentence, the
+    closest passages folded away under their titles."""
     if answer.abstained and (answer.nearest or answer.text.startswith("I could not find")):
-        parts = [f"**{NOT_FOUND_HEADLINE}.** {md_escape(answer.text)}"]
+        parts = [md_escape(answer.text)]
         if note := unmatched_note(answer):
             parts[0] += f" {md_escape(note)}"
         if answer.nearest:
-            parts.append("*Closest matches (not citations):*")
-            parts += [f"> *{md_escape(PurePath(c.source).name)}:* {md_escape(c.quote)}" for c in answer.nearest]
+            titles = ", ".join(dict.fromkeys(PurePath(c.source).name for c in answer.nearest))
+            body = "".join(f"<p><b>{html.escape(PurePath(c.source).name)}</b>: {html.escape(one_line(c.quote))}</p>"
+                           for c in answer.nearest)
+            parts.append(f"<details class='qa-closest'><summary>{CLOSEST} (not citations): {html.escape(titles)}</summary>{body}</details>")
         return "\n\n".join(parts)
-    parts = [with_span(answer, md_escape(answer.text), md_escape)]
+    text = with_span(answer, md_escape(answer.text), md_escape)
+    parts = [_linked_markers(text) if final else text]
     if note := unmatched_note(answer):  # read before the answer it qualifies
         parts.insert(0, f"⚠️ {md_escape(note)}")
     if note := unsupported_note(answer):
         parts.append(f"⚠️ {note}")
     if final and answer.citations:
-        parts.append("**Sources**")
-        parts.append("\n".join(f"- **{md_escape(citation_label(c))}:** “{md_escape(c.quote)}”" for c in answer.citations))
+        parts.append("  \n".join(f"[\\[{c.n}\\]](#cite-{c.n}) {md_escape(label)}"
+                                 for c, label in zip(answer.citations, source_lines(answer.citations))))
     return "\n\n".join(parts)
 
 

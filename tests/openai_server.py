@@ -8,14 +8,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class CannedOpenAI:
-    def __init__(self, reply: str):
+    def __init__(self, reply: str, models: tuple[str, ...] = ("test-model",)):
         self.reply = reply
+        self.models = list(models)
         self.requests: list[dict] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # quiet
                 pass
+
+            def do_GET(self):  # the model list, as /v1/models gives it
+                if not self.path.endswith("/models"):
+                    self.send_error(404)
+                    return
+                payload = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

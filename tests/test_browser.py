@@ -77,8 +77,10 @@ def ask(pg, question: str) -> None:
     pg.wait_for_function(
         """(n) => {
             const bots = document.querySelectorAll('[data-testid=bot]');
-            return bots.length > n && !document.querySelector('[data-testid=stop-button]')
-                && bots[bots.length - 1].innerText.trim() !== '…';
+            const last = bots[bots.length - 1];
+            // done: its markers are links (the final render), or it is an abstention or a warning
+            return bots.length > n && !document.querySelector('[data-testid=stop-button]') && last.innerText.trim() !== '…'
+                && (last.querySelector('a[href^="#cite-"]') || /^(I could not find|⚠️|⏳)/.test(last.innerText.trim()));
         }""", arg=before, timeout=60_000)
 
 
@@ -86,20 +88,52 @@ def last_bot(pg) -> str:
     return pg.locator("[data-testid=bot]").last.inner_text()
 
 
+def panel_text(pg) -> str:
+    return pg.locator("#qa-panel").inner_text()
+
+
 def test_cited_answer_and_highlighted_passage(page):
     ask(page, LIU_Q)
-    assert "Liu Jianchao" in last_bot(page)
-    chip = page.locator("#qa-chips label").first
-    chip.wait_for()
-    assert chip.inner_text().startswith("[1] 000_85dd2a9e8a7d58fd.txt")
-    chip.click()
-    mark = page.locator("#qa-panel mark")
-    mark.wait_for()
-    assert "Liu Jianchao, who heads the Chinese Communist Party" in mark.inner_text()
+    bot = page.locator("[data-testid=bot]").last
+    assert "Liu Jianchao" in bot.inner_text()
+    # the first citation is open at once; the answer's [2] marker opens the second, its source line the first
+    page.locator("#qa-panel mark").wait_for()
+    assert "Liu Jianchao, who heads the Chinese Communist Party" in page.locator("#qa-panel mark").inner_text()
+    markers = bot.locator('a[href="#cite-2"]')
+    assert markers.count() == 2  # in the answer, and on its source line
+    markers.first.click()
+    page.wait_for_function("() => document.querySelector('#qa-panel .qa-passage-head')?.innerText.startsWith('[2]')", timeout=15_000)
+    assert "One of China's top diplomats warned Israel" in page.locator("#qa-panel mark").inner_text()
+    bot.locator('a[href="#cite-1"]').last.click()
+    page.wait_for_function("() => document.querySelector('#qa-panel .qa-passage-head')?.innerText.startsWith('[1]')", timeout=15_000)
+    # one line a source, told apart by their first words; the quotes are not repeated under the answer
+    text = bot.inner_text()
+    assert "[1] 000_85dd2a9e8a7d58fd.txt · 2022-08-18 · “The message from Liu Jianchao, who…”" in text
+    assert text.count("most unequivocal and direct message") == 1
     page.click("text=Open the whole document at this place")
     page.locator("#qa-whole mark").wait_for()
+    assert "Liu Jianchao, who heads" in page.locator("#qa-whole mark").inner_text()
     page.screenshot(path=str(ARTIFACTS / "cited-answer.png"), full_page=True)
     assert page.outside == []
+
+
+def test_panes_follow_the_chosen_citation_across_documents(page):
+    ask(page, "Who did Wang Yi talk to on the phone?")
+    page.locator("#qa-panel mark").wait_for()
+    page.click("text=Open the whole document at this place")
+    page.locator("#qa-whole mark").wait_for()
+    assert "Blinken" in page.locator("#qa-whole").inner_text()
+    ask(page, "Where does the Zephyr project store its launch code?")
+    page.wait_for_function("() => (document.querySelector('#qa-panel')?.innerText || '').includes('zephyr.txt')", timeout=15_000)
+    assert not page.locator("#qa-whole").is_visible() or "Blinken" not in page.locator("#qa-whole").inner_text()
+    page.click("text=Open the whole document at this place")
+    page.wait_for_function("() => (document.querySelector('#qa-whole')?.innerText || '').includes('vault 4471')", timeout=15_000)
+    assert "Blinken" not in page.locator("#qa-whole").inner_text()
+    # back to the earlier answer's citation: the passage and the whole document follow it
+    page.locator("[data-testid=bot]").first.locator('a[href="#cite-1"]').first.click()
+    page.wait_for_function("() => (document.querySelector('#qa-panel')?.innerText || '').includes('003_a8f53ad96f2022e1.txt')", timeout=15_000)
+    assert not page.locator("#qa-whole").is_visible() or "vault 4471" not in page.locator("#qa-whole").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "panes-follow.png"), full_page=True)
 
 
 def test_follow_up_uses_the_conversation(page):
@@ -114,15 +148,21 @@ def test_follow_up_uses_the_conversation(page):
     assert "reader confidence" in inspector and "reader" in inspector  # the reader's scores, beside retrieval's
 
 
-def test_unanswerable_question_looks_like_an_abstention(page):
+def test_unanswerable_question_is_one_sentence_and_the_closest_passages_fold_away(page):
     ask(page, "What is the capital of Australia?")
-    text = last_bot(page)
-    assert text.startswith("Not found in your documents") and "Closest matches (not citations)" in text
-    assert not page.locator("#qa-chips label").count()
+    bot = page.locator("[data-testid=bot]").last
+    text = bot.inner_text()
+    assert text.startswith("I could not find this in the indexed documents.")
+    summary = bot.locator("details.qa-closest summary")
+    assert summary.inner_text().startswith("Closest passages (not citations): ")
+    assert not bot.locator("details.qa-closest p").first.is_visible()  # titles only until opened
     page.screenshot(path=str(ARTIFACTS / "abstention.png"), full_page=True)
+    summary.click()
+    assert bot.locator("details.qa-closest p").first.is_visible()
+    assert not bot.locator('a[href^="#cite-"]').count()  # nothing is cited
 
 
-def test_upload_then_ask_about_it(page, tmp_path):
+def test_upload_then_ask_about_it_and_the_library_lists_it_after_a_reload(page, tmp_path):
     doc = tmp_path / "harbour notes.md"
     doc.write_text("# Harbour\n\nThe lighthouse keeper of Port Kestrel is Marguerite Osei, appointed in 1998.", encoding="utf-8")
     bad = tmp_path / "minutes.pdf"
@@ -141,16 +181,72 @@ def test_upload_then_ask_about_it(page, tmp_path):
     }""")
     assert clipped == [], clipped
     ask(page, "Who is the lighthouse keeper of Port Kestrel?")
-    assert "Marguerite Osei" in last_bot(page)
-    chip = page.locator("#qa-chips label").first
-    assert "harbour_notes.md" in chip.inner_text() or "harbour notes.md" in chip.inner_text()
+    text = last_bot(page)
+    assert "Marguerite Osei" in text
+    assert "[1] harbour_notes.md" in text or "[1] harbour notes.md" in text
+    assert "uploads" not in text
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
+    page.reload()
+    page.wait_for_selector("[data-testid=textbox]")
+    page.click("text=Library")
+    page.wait_for_function("() => /harbour.notes\\.md/.test(document.querySelector('#qa-library')?.innerText || '')", timeout=15_000)
+    library = page.locator("#qa-library").inner_text()
+    assert "uploads" not in library and "000_85dd2a9e8a7d58fd.txt" in library
+
+
+def test_remove_asks_first_and_names_what_goes(browser, tmp_path):
+    import ui
+    from index.indexer import index_paths
+    from qa.settings import Settings
+
+    (tmp_path / "kettle.md").write_text("The kettle boils water in 90 seconds.", encoding="utf-8")
+    (tmp_path / "toaster.md").write_text("The toaster has four slots.", encoding="utf-8")
+    s = Settings(data_dir=tmp_path / "data", embedding="fake", port=free_port())
+    index_paths([tmp_path / "kettle.md", tmp_path / "toaster.md"], s, progress=False)
+    demo = ui.main(s, block=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    try:
+        pg.goto(f"http://127.0.0.1:{s.port}/")
+        pg.wait_for_selector("[data-testid=textbox]")
+        pg.click("text=Library")
+        pg.locator("#qa-remove-pick input").click()
+        pg.locator("[role=option]", has_text="kettle.md").click()
+        said = []
+        pg.once("dialog", lambda d: (said.append(d.message), d.dismiss()))
+        pg.click("#qa-remove")
+        time.sleep(1.5)
+        assert said and said[0].startswith("Remove kettle.md from the index?")
+        assert "kettle.md" in pg.locator("#qa-library").inner_text()  # declined: nothing removed
+        assert "Error" not in pg.locator("body").inner_text()
+        pg.once("dialog", lambda d: d.accept())
+        pg.click("#qa-remove")
+        pg.wait_for_function("() => !(document.querySelector('#qa-library')?.innerText || '').includes('kettle.md')", timeout=15_000)
+        assert "toaster.md" in pg.locator("#qa-library").inner_text()
+        body = pg.locator("body").inner_text()
+        assert "Removed kettle.md (1 chunk)." in body and "Error" not in body and "/tmp/" not in body
+        pg.screenshot(path=str(ARTIFACTS / "remove.png"), full_page=True)
+    finally:
+        context.close()
+        demo.close()
+
+
+def test_a_broken_settings_choice_leaves_answering_working(page):
+    page.click("text=Settings")
+    page.locator("label", has_text="openai").first.click()
+    page.click("#qa-use")
+    page.wait_for_function("() => (document.querySelector('#qa-use-result')?.innerText || '').startsWith('Not switched')", timeout=15_000)
+    assert "Still answering with extractive." in page.locator("#qa-use-result").inner_text()
+    assert "extractive" in page.locator("#qa-answerer").inner_text() and "openai:" not in page.locator("#qa-answerer").inner_text()
+    ask(page, LIU_Q)
+    assert "Liu Jianchao" in last_bot(page)
+    page.screenshot(path=str(ARTIFACTS / "settings-refused.png"), full_page=True)
 
 
 def test_document_text_renders_inert(page):
     ask(page, "Where does the Zephyr project store its launch code?")
     assert "4471" in last_bot(page)
-    page.locator("#qa-chips label").first.click()
+    page.locator("[data-testid=bot]").last.locator('a[href="#cite-1"]').first.click()
     page.locator("#qa-panel mark").wait_for()
     time.sleep(0.5)
     assert page.evaluate("window.__pwned") is None
@@ -159,16 +255,25 @@ def test_document_text_renders_inert(page):
     page.screenshot(path=str(ARTIFACTS / "inert.png"), full_page=True)
 
 
-def test_narrow_window_has_no_horizontal_scroll(browser, app_url):
-    context = browser.new_context(viewport={"width": 640, "height": 900})
+def test_a_400px_window_puts_the_chat_answer_and_passage_first_without_sideways_scroll(browser, app_url):
+    context = browser.new_context(viewport={"width": 400, "height": 800})
     pg = context.new_page()
     pg.goto(app_url[0])
     pg.wait_for_selector("[data-testid=textbox]")
     ask(pg, LIU_Q)
+    pg.locator("#qa-panel mark").wait_for()
+    pg.click("text=Retrieval inspector")
+    pg.wait_for_function("() => (document.querySelector('#qa-inspector')?.innerText || '').includes('reader')", timeout=15_000)
     width = pg.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    pg.screenshot(path=str(ARTIFACTS / "narrow.png"), full_page=True)
+    tops = pg.evaluate("""() => ['#qa-chatbot', '#qa-panel', '#qa-inspector', '#qa-library'].map(
+        s => document.querySelector(s)?.closest('.block, .gr-group, div')?.getBoundingClientRect().top ?? -1)""")
+    # the inspector's table scrolls inside itself, each cell on one line, not one character a line
+    cell = pg.evaluate("() => { const td = document.querySelectorAll('#qa-inspector td')[1]; return [td.getBoundingClientRect().height, td.innerText]; }")
+    pg.screenshot(path=str(ARTIFACTS / "narrow-400.png"), full_page=True)
     context.close()
     assert width[0] <= width[1], width
+    assert tops[0] < tops[1] < tops[2], tops  # chat, then the cited passage, then the rest
+    assert cell[0] < 50 and ".txt" in cell[1], cell
 
 
 def test_data_directory_cannot_be_fetched_through_gradio(app_url):

@@ -95,6 +95,13 @@ def test_chat_keeps_the_conversation_until_cleared(real_env, capsys, monkeypatch
     assert fresh["query"] == "What did he say about civilians?"  # /clear forgot it
 
 
+def test_chat_from_a_pipe_prints_each_question_above_its_answer(real_env, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Who is Wang Yi?\nWhat did he say about civilians?\n"))
+    code, out, err = run_cli(capsys, "chat")
+    assert code == 0 and out.startswith("> Who is Wang Yi?\n") and "\n> What did he say about civilians?\n" in out
+    assert out.index("foreign minister") < out.index("> What did he say")
+
+
 def test_an_empty_index_says_how_to_add_documents(capsys):
     out = cli_json(capsys, "ask", "Who is Wang Yi?", "--json")
     assert out["abstained"] and out["citations"] == [] and "qa index PATH" in out["answer"]

@@ -29,19 +29,23 @@ def test_ask_api_answers_with_citation(served):
 def test_chat_event_streams_a_rendered_answer(served):
     from gradio_client import Client
 
-    job = Client(served, verbose=False).submit(LIU_Q, [], "extractive", "", "", 5, api_name="/chat")
+    job = Client(served, verbose=False).submit(LIU_Q, [], 5, api_name="/chat")
     chat = job.result()[0]
     assert chat[-1]["role"] == "assistant"
     text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
-    assert "Liu Jianchao" in text and "Sources" in text and "85dd2a9e8a7d58fd" in text
+    # the answer's markers link to their passages; one line a source, the quotes not repeated
+    assert "Liu Jianchao" in text and "[\\[1\\]](#cite-1) 000\\_85dd2a9e8a7d58fd.txt" in text
+    assert text.count("most unequivocal and direct message") == 1
 
 
 def test_chat_abstains_visibly(served):
     from gradio_client import Client
 
-    chat = Client(served, verbose=False).predict("What is the capital of Australia?", [], "extractive", "", "", 5, api_name="/chat")[0]
+    chat = Client(served, verbose=False).predict("What is the capital of Australia?", [], 5, api_name="/chat")[0]
     text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
-    assert text.startswith("**Not found in your documents.**") and "Closest matches" in text
+    first, folded = text.split("\n\n", 1)
+    assert first.startswith("I could not find this in the indexed documents.") and first.count(".") <= 2  # and the unmatched note
+    assert folded.startswith("<details class='qa-closest'><summary>Closest passages (not citations): 000_85dd2a9e8a7d58fd.txt")
 
 
 @pytest.mark.parametrize("host,auth,ok", [("127.0.0.1", None, True), ("0.0.0.0", None, False), ("0.0.0.0", "u:p", True), ("192.168.1.5", None, False)])
@@ -120,19 +124,55 @@ def test_settings_switch_the_answerer_to_an_openai_compatible_server(served):
 
     reply = "Liu Jianchao heads the Chinese Communist Party's international affairs department [1]. He is also an astronaut [4]."
     with CannedOpenAI(reply) as server:
-        chat = Client(served, verbose=False).predict(LIU_Q, [], "openai", "test-model", server.url, 5, api_name="/chat")[0]
+        client = Client(served, verbose=False)
+        label, said, _ = client.predict("openai", "test-model", server.url, api_name="/use_answerer")
+        assert said == "Answering with openai:test-model." and "openai:test-model" in label
+        chat = client.predict(LIU_Q, [], 5, api_name="/chat")[0]
         assert server.requests and server.requests[-1]["body"]["model"] == "test-model"
     text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
-    assert "Liu Jianchao" in text and "Sources" in text
+    assert "Liu Jianchao" in text and "(#cite-1)" in text
     assert "1 sentence is not supported by the documents: it is marked and not cited." in text
     assert "astronaut" in text and "\\[4\\]" not in text
+
+
+def test_a_settings_choice_that_cannot_work_is_refused_and_answering_goes_on(served):
+    from gradio_client import Client
+
+    from openai_server import CannedOpenAI
+
+    client = Client(served, verbose=False)
+    nowhere = f"http://127.0.0.1:{free_port()}/v1"
+    label, said, _ = client.predict("openai", "", nowhere, api_name="/use_answerer")
+    assert said.startswith(f"Not switched: no openai server answers at {nowhere}") and said.endswith("Still answering with extractive.")
+    assert "`extractive`" in label
+    with CannedOpenAI("unused", models=("qwen", "llama")) as server:
+        label, said, models = client.predict("openai", "", server.url, api_name="/use_answerer")
+        assert said.startswith("Not switched: choose a model first. It offers: qwen, llama.") and "`extractive`" in label
+        _, said, _ = client.predict("openai", "mistral", server.url, api_name="/use_answerer")
+        assert "has no model 'mistral'" in said
+    chat = client.predict(LIU_Q, [], 5, api_name="/chat")[0]  # still the working answerer
+    text = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else chat[-1]["content"]
+    assert "Liu Jianchao" in text
+
+
+def test_source_lines_tell_citations_of_one_file_apart_and_names_drop_internal_paths():
+    from qa.render import source_lines
+    from ui import chunks_word, document_names
+
+    cites = [{"n": 1, "source": "/d/a.txt", "quote": "The castle was built in 1066 by William the Conqueror himself.", "page": None, "date": None},
+             {"n": 2, "source": "/d/a.txt", "quote": "It burned down.", "page": None, "date": None},
+             {"n": 3, "source": "/d/p.pdf", "quote": "x", "page": 4, "section": "3.2 Dynamic masking", "date": None}]
+    assert source_lines(cites) == ["a.txt · “The castle was built in 1066…”", "a.txt · “It burned down.”", "p.pdf · p. 4 · §3.2 Dynamic masking"]
+    assert document_names(["/data/uploads/kettle.md", "seeds/a.txt", "docs/a.txt"]) == {
+        "/data/uploads/kettle.md": "kettle.md", "seeds/a.txt": "a.txt (seeds)", "docs/a.txt": "a.txt (docs)"}
+    assert chunks_word(1) == "1 chunk" and chunks_word(3) == "3 chunks"
 
 
 def test_export_has_the_conversation_with_citations(served, tmp_path):
     from gradio_client import Client
 
     client = Client(served, verbose=False)
-    chat, answers, *_ = client.predict(LIU_Q, [], "extractive", "", "", 5, api_name="/chat")
+    chat, answers, *_ = client.predict(LIU_Q, [], 5, api_name="/chat")
     path = client.predict(answers, api_name="/export")
     md = open(path if isinstance(path, str) else path["value"], encoding="utf-8").read()
     assert "**Q:** " + LIU_Q in md and "000_85dd2a9e8a7d58fd.txt" in md and "Liu Jianchao" in md
@@ -155,9 +195,9 @@ def test_library_remove_takes_the_chunks_too(tmp_path):
         from index.store import Manifest
 
         source = next(r["source"] for r in Manifest(s.data_dir / "manifest.sqlite").files() if r["source"].endswith("a.txt"))
-        rows, _ = client.predict(source, api_name="/remove")
+        rows, _ = client.predict(source, "true", api_name="/remove")
         names = [r[0] for r in rows["data"]] if isinstance(rows, dict) else [r[0] for r in rows]
-        assert not any(n.endswith("a.txt") for n in names) and any(n.endswith("b.txt") for n in names)
+        assert names == ["b.txt"]  # by file name, as a person calls it
     finally:
         demo.close()
     from index.store import open_store
