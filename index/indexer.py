@@ -21,7 +21,7 @@ import numpy as np
 
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
 from index.split import (SPLIT_VERSION, chunk_id, chunk_spans, headings, is_reference_list, is_reference_section, is_residue,
-                         split_sentences, starts_midline)
+                         split_sentences, starts_midline, table_head)
 from index.embed import span_tokens
 from index.store import ChunkRecord, Store, open_store, pack_tokens
 from qa.errors import ModelMismatchError, UsageError
@@ -132,7 +132,7 @@ def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
     seen: Counter[str] = Counter()
     records = []
     heads = headings(doc.text)
-    at = [h[0] for h in heads]
+    at = [doc.text.rfind("\n", 0, h[0]) + 1 for h in heads]  # where each heading's line starts ("## Speed", not "Speed")
     spans = [s for lo, hi in _ranges(doc, at)
              for s in chunk_spans(doc.text, lo, settings.chunk_words, settings.chunk_overlap_sentences, end=hi)]
     for i, span in enumerate(spans):
@@ -143,7 +143,7 @@ def plan_chunks(doc, settings: Settings) -> list[ChunkRecord]:
         section = heads[k][1] if k >= 0 else None
         records.append(ChunkRecord(cid, doc.source, i, span.start, span.end, text, doc.date, doc.page_at(span.start),
                                    midline=starts_midline(doc.text, span.start), section=section,
-                                   kind=chunk_kind(text, section)))
+                                   kind=chunk_kind(text, section), table_head=table_head(doc.text, span.start)))
     return records
 
 

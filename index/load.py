@@ -133,8 +133,8 @@ def _load_docx(path: Path) -> str:
 
 def _docx_block(item) -> str:
     """A .docx body item as text: a paragraph as it is, a heading as a Markdown heading ("# Results",
-    so it is read as one: split.is_markup), a table as one "| cell | cell |" line a row (a merged
-    cell once)."""
+    so it is read as one: split.is_markup), a table as Markdown writes one: a "| cell | cell |" line a
+    row (a merged cell once), its first row the header."""
     from docx.table import Table
 
     if isinstance(item, Table):
@@ -147,6 +147,8 @@ def _docx_block(item) -> str:
                 last = cell._tc
             if any(cells):
                 rows.append("| " + " | ".join(cells) + " |")
+                if len(rows) == 1:  # its first row is its header, as Markdown writes it: the rows are read with it
+                    rows.append("|" + " --- |" * len(cells))
         return "\n".join(rows)
     style = (item.style.name if item.style is not None else "") or ""
     level = 1 if style == "Title" else int(style[8:]) if re.fullmatch(r"Heading [1-9]", style) else 0

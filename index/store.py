@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS files (
     n_chunks INTEGER, indexed_at REAL, text_file TEXT, split_version INTEGER);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT, ord INTEGER, start INTEGER, "end" INTEGER,
-    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB, midline INTEGER, section TEXT, kind TEXT);
+    text TEXT, date TEXT, page INTEGER, svec BLOB, tvec BLOB, midline INTEGER, section TEXT, kind TEXT, table_head TEXT);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
 
@@ -57,10 +57,11 @@ class ChunkRecord:
     midline: bool = False  # it starts in the middle of a line of its source (split.starts_midline)
     section: str | None = None  # the heading of the section it is in ("3.2 Dynamic masking")
     kind: str | None = None  # None: prose; "references" or "residue" (tables, figures): never preferred as answers
+    table_head: str | None = None  # the header row of the table it opens inside of (its rows are read with it)
 
     def metadata(self) -> dict:
         md = {"source": self.source, "start": self.start, "end": self.end, "ord": self.ord}
-        for key in ("date", "page", "section", "kind"):
+        for key in ("date", "page", "section", "kind", "table_head"):
             if getattr(self, key) is not None:
                 md[key] = getattr(self, key)
         return md
@@ -76,7 +77,7 @@ class Manifest:
         with self.connect() as db:
             db.executescript(SCHEMA)
             columns = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
-            for column, kind in (("svec", "BLOB"), ("tvec", "BLOB"), ("midline", "INTEGER"), ("section", "TEXT"), ("kind", "TEXT")):  # an older index
+            for column, kind in (("svec", "BLOB"), ("tvec", "BLOB"), ("midline", "INTEGER"), ("section", "TEXT"), ("kind", "TEXT"), ("table_head", "TEXT")):  # an older index
                 if column not in columns:
                     db.execute(f"ALTER TABLE chunks ADD COLUMN {column} {kind}")
             if "split_version" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
@@ -117,9 +118,9 @@ class Manifest:
         db = self.connect()
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            q = f'SELECT id, source, ord, start, "end", text, date, page, midline, section, kind FROM chunks WHERE id IN ({",".join("?" * len(part))})'
+            q = f'SELECT id, source, ord, start, "end", text, date, page, midline, section, kind, table_head FROM chunks WHERE id IN ({",".join("?" * len(part))})'
             for r in db.execute(q, part):
-                out[r[0]] = ChunkRecord(*r[:8], midline=bool(r[8]), section=r[9], kind=r[10])
+                out[r[0]] = ChunkRecord(*r[:8], midline=bool(r[8]), section=r[9], kind=r[10], table_head=r[11])
         return out
 
     def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str, str, int]]:
@@ -177,10 +178,10 @@ class Manifest:
             kept = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, svec, tvec FROM chunks WHERE source=?", (row["source"],))}
             db.execute("DELETE FROM chunks WHERE source=?", (row["source"],))
             db.executemany(
-                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec, midline, section, kind)'
-                ' VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
+                'INSERT OR REPLACE INTO chunks(id, source, ord, start, "end", text, date, page, svec, tvec, midline, section, kind, table_head)'
+                ' VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
                 [(c.id, c.source, c.ord, c.start, c.end, c.text, c.date, c.page, c.svec or kept.get(c.id, (None, None))[0],
-                  c.tvec or kept.get(c.id, (None, None))[1], int(c.midline), c.section, c.kind) for c in chunks],
+                  c.tvec or kept.get(c.id, (None, None))[1], int(c.midline), c.section, c.kind, c.table_head) for c in chunks],
             )
             db.execute(
                 "INSERT OR REPLACE INTO files(source, sha256, size, mtime_ns, date, n_chunks, indexed_at, text_file, split_version)"

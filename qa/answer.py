@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.bm25 import fold
-from index.split import as_prose, field_value, is_markup
+from index.split import as_prose, field_value, is_markup, row_prose, table_rows
 from qa.cite import Sentence, check_generated, content_stems, content_words, make_citation, passage_sentences, previous_sentences
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.schema import Answer, AnswerSpan, Citation, Passage
@@ -169,6 +169,47 @@ class ExtractiveAnswerer:
         yield self.answer(question, query, passages)
 
 
+def named_row(question: str, i: int, sentences: list[Sentence], passages: list[Passage], role: list, span, a: int, b: int):
+    """A table row answers a question about the thing in its first cell ("Saturday", "Delicate"):
+    when the question names one row of the table, that row answers, whichever the reader read; its
+    span is the cell under the column the question names ("close" -> "Closes"), when it names one.
+    Returns (the sentences holding the answer, the span, its start and end in the source)."""
+    from index.split import cells
+
+    asked = content_stems(question)
+    s = sentences[i]
+    same = [k for k, t in enumerate(sentences) if t.passage == s.passage and role[k] == "body"]
+    named = [k for k in same if (key := content_stems(cells(sentences[k].text)[0])) and key <= asked]
+    k = named[0] if len(named) == 1 else i
+    row = sentences[k]
+    p = passages[row.passage]
+    head = table_rows(p.text, p.table_head).get(p.text.rfind("\n", 0, row.start - p.start) + 1, (None, []))[1]
+    values = cells(row.text)
+    cols = [c for c in range(min(len(head), len(values))) if values[c] and content_stems(head[c]) & asked]
+    if 0 in cols:  # "Which preset ...": asked for a row's key (unless it named the row by it)
+        cols = [c for c in cols if c] if len(named) == 1 else [0]
+    if len(cols) != 1:  # no column named, or several: the reader's span stands, in its row
+        return [k], span if k == i else None, a, b
+    seg = list(re.finditer(r"[^|]+", row.text))[cols[0]]
+    value = values[cols[0]]
+    at = row.start + seg.start() + seg.group().index(value)
+    return [k], replace(span, passage=row.passage, start=at - p.start, end=at - p.start + len(value), text=value), at, at + len(value)
+
+
+def table_roles(sentences: list[Sentence], passages: list[Passage]) -> list[str | None]:
+    """Each sentence's role in a table of its passage ("header", "separator", "body"), or None
+    (pure): a table row is a sentence of its own (index/split.py)."""
+    rows = {}
+    out = []
+    for s in sentences:
+        p = passages[s.passage]
+        if s.passage not in rows:
+            rows[s.passage] = table_rows(p.text, p.table_head)
+        local = s.start - p.start
+        out.append(rows[s.passage].get(p.text.rfind("\n", 0, local) + 1, (None,))[0])
+    return out
+
+
 @dataclass
 class ReaderAnswerer:
     """The trained reader answers (qa/reader.py): it reads the question against each passage, the
@@ -201,8 +242,12 @@ class ReaderAnswerer:
                           answerer=self.name, passages=scored, confidence=confidence)
         p = passages[span.passage]
         a, b = p.start + span.start, p.start + span.end
-        markup = [is_markup(s.text) for s in sentences]
+        role = table_roles(sentences, passages)
+        # a table's header and separator rows name columns and answer nothing, as a heading
+        markup = [is_markup(s.text) or role[i] in ("header", "separator") for i, s in enumerate(sentences)]
         holding = [i for i, s in enumerate(sentences) if s.passage == span.passage and s.start < b and s.end > a and not markup[i]]
+        if holding and role[holding[0]] == "body":  # a table: the row the question names, if the reader read another
+            holding, span, a, b = named_row(question, holding[0], sentences, passages, role, span, a, b)
         if not holding:  # the span lies in a heading: the best sentence that states something
             holding = [max((i for i in range(len(sentences)) if not markup[i]), key=lambda i: scores[i], default=int(np.argmax(scores)))]
             span = None
@@ -213,16 +258,18 @@ class ReaderAnswerer:
         picked: list[Sentence] = [sentences[i] for i in chosen]
         if len(picked) < self.max_sentences and lead is not None and leans_back(first.text) and not is_markup(lead.text):
             picked = [lead] + picked  # "It was founded in 1842": the sentence it refers back to comes first
-        elif len(picked) < self.max_sentences:
+        elif len(picked) < self.max_sentences and role[chosen[0]] != "body":  # a table's row answers alone
             best = chosen[0]
             others = [i for i in np.argsort(-scores) if i not in chosen and not markup[i] and sentences[i].text != first.text]
             if others and scores[others[0]] >= self.second_score and scores[others[0]] >= 0.5 * scores[best]:
                 picked.append(sentences[others[0]])
         citations, parts, answer_span = [], [], None
+        body_rows = {(sentences[i].passage, sentences[i].start) for i, r in enumerate(role) if r == "body"}
         for n, s in enumerate(picked, start=1):
             score = reading.sentence_scores.get((s.passage, s.start), 0.0)
             citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
-            parts.append(f"{as_prose(s.text)} [{n}]")
+            shown = row_prose(s.text) if (s.passage, s.start) in body_rows else as_prose(s.text)  # "Delicate: 70 °C, white tea"
+            parts.append(f"{shown} [{n}]")
             if span is not None and answer_span is None and s.passage == span.passage and s.start <= a < s.end:
                 answer_span = AnswerSpan(span.text, p.source, a, b, n)
         return Answer(" ".join(parts), citations=citations, answerer=self.name, passages=scored, span=answer_span,

@@ -163,14 +163,21 @@ class Reader:
         by_passage: dict[int, list[Sentence]] = {}
         for s in sentences:
             by_passage.setdefault(s.passage, []).append(s)
+        from index.split import table_view
+
         jobs = []  # (passage, window start in the passage's text, window text, its sentences)
+        views = []  # what the reader reads of each window (a table row with its header's names), and where each character is from
         for pi, sents in by_passage.items():
             p = passages[pi]
             local = [(s.start - p.start, s.end - p.start) for s in sents]
             for a, b in windows(local, p.text):
                 inside = [s for s, (x, y) in zip(sents, local) if a <= x and y <= b]
                 jobs.append((pi, a, p.text[a:b], inside))
-        outs = self.logits(question, [j[2] for j in jobs])
+                views.append(table_view(p.text, a, b, p.table_head))
+        outs = self.logits(question, [v[0] for v in views])
+        outs = [(st, en, has, [(where[o[0]], where[max(o[1] - 1, o[0])] + (o[1] > o[0])) if s == 1 else o
+                                for o, s in zip(offsets, seq)], seq)
+                for (st, en, has, offsets, seq), (_, where) in zip(outs, views)]
         return read(jobs, outs, passages, len(passages))
 
 

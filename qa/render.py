@@ -158,7 +158,7 @@ def highlight_html(text: str, start: int, end: int, context: int | None = 400, m
 
 
 def passage_panel_html(c: dict, text: str | None) -> str:
-    head = html.escape(citation_label(c, full_path=True))
+    head = html.escape(citation_label(c))  # the file's name, as a person knows it; no internal path
     if text is None or text[c["start"] : c["end"]] != c["quote"]:
         body = f'<mark id="cite-mark">{html.escape(c["quote"])}</mark>'
         note = '<p class="qa-note">The document changed since it was indexed; showing the quote as indexed.</p>'

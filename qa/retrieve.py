@@ -30,7 +30,7 @@ def to_passage(doc: Document) -> Passage:
     md = doc.metadata
     return Passage(
         id=md["id"], source=md["source"], start=int(md["start"]), end=int(md["end"]), text=doc.page_content,
-        date=md.get("date"), page=md.get("page"), section=md.get("section"), kind=md.get("kind"), dense_score=md.get("dense_score"), dense_rank=md.get("dense_rank"),
+        date=md.get("date"), page=md.get("page"), section=md.get("section"), kind=md.get("kind"), table_head=md.get("table_head"), dense_score=md.get("dense_score"), dense_rank=md.get("dense_rank"),
         bm25_score=md.get("bm25_score"), bm25_rank=md.get("bm25_rank"), fused_score=md.get("fused_score", 0.0),
         fused_rank=md.get("fused_rank"), sentence_score=md.get("sentence_score"),
         lead_start=md.get("lead_start"), lead_text=md.get("lead_text"), lead_chunk=md.get("lead_chunk"),
@@ -76,7 +76,7 @@ class HybridRetriever(BaseRetriever):
             bs, br = sparse_info.get(chunk_id, (None, None))
             md = {
                 "id": chunk_id, "source": rec.source, "start": rec.start, "end": rec.end, "date": rec.date,
-                "page": rec.page, "section": rec.section, "kind": rec.kind, "dense_score": ds, "dense_rank": dr, "bm25_score": bs, "bm25_rank": br,
+                "page": rec.page, "section": rec.section, "kind": rec.kind, "table_head": rec.table_head, "dense_score": ds, "dense_rank": dr, "bm25_score": bs, "bm25_rank": br,
                 "fused_score": fused[chunk_id], "fused_rank": rank, "midline": rec.midline,
             }
             if chunk_id in leads:

@@ -21,6 +21,7 @@ class Passage:
     page: int | None = None
     section: str | None = None  # the heading of the section it is in ("3.2 Dynamic masking")
     kind: str | None = None  # None: prose; "references" or "residue": quoted only when no prose answers
+    table_head: str | None = None  # the header row of the table it opens inside of
     dense_score: float | None = None
     dense_rank: int | None = None
     bm25_score: float | None = None

@@ -184,7 +184,7 @@ def test_upload_then_ask_about_it_and_the_library_lists_it_after_a_reload(page, 
     text = last_bot(page)
     assert "Marguerite Osei" in text
     assert "[1] harbour_notes.md" in text or "[1] harbour notes.md" in text
-    assert "uploads" not in text
+    assert "uploads" not in text and "uploads" not in panel_text(page)
     page.screenshot(path=str(ARTIFACTS / "upload.png"), full_page=True)
     page.reload()
     page.wait_for_selector("[data-testid=textbox]")
@@ -192,6 +192,33 @@ def test_upload_then_ask_about_it_and_the_library_lists_it_after_a_reload(page, 
     page.wait_for_function("() => /harbour.notes\\.md/.test(document.querySelector('#qa-library')?.innerText || '')", timeout=15_000)
     library = page.locator("#qa-library").inner_text()
     assert "uploads" not in library and "000_85dd2a9e8a7d58fd.txt" in library
+
+
+def test_table_questions_over_an_uploaded_markdown_file_and_a_docx(page, tmp_path):
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("The Millbrook library lends books, films and tools to everyone in the parish.")
+    hours = [["Day", "Opens", "Closes"], ["Monday to Friday", "9:00", "19:00"], ["Saturday", "10:00", "13:00"]]
+    table = d.add_table(rows=3, cols=3)
+    for r, row in enumerate(hours):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    d.save(str(tmp_path / "millbrook.docx"))
+    page.click("text=Add documents")
+    page.locator("#qa-upload input[type=file]").set_input_files([str(ROOT / "tests" / "data" / "kettle.md"), str(tmp_path / "millbrook.docx")])
+    page.wait_for_function("() => ((document.querySelector('#qa-upload-status')?.innerText || '').match(/indexed|unchanged/g) || []).length >= 2",
+                           timeout=60_000)
+    ask(page, "What temperature is the Delicate preset?")
+    text = last_bot(page)
+    assert text.startswith("Delicate: 70 °C, white tea [1]") and "| Preset |" not in text, text
+    page.locator("#qa-panel mark").wait_for()
+    assert page.locator("#qa-panel mark").inner_text() == "| Delicate | 70 °C | white tea |"
+    page.screenshot(path=str(ARTIFACTS / "table-markdown.png"), full_page=True)
+    ask(page, "When does the library close on Saturday?")
+    text = last_bot(page)
+    assert text.startswith("Saturday: 10:00, 13:00 [1]") and "millbrook.docx" in text, text
+    page.screenshot(path=str(ARTIFACTS / "table-docx.png"), full_page=True)
 
 
 def test_remove_asks_first_and_names_what_goes(browser, tmp_path):

@@ -63,7 +63,7 @@ def test_a_docx_keeps_its_tables_and_headings_in_order(tmp_path):
     make_kettles_docx(tmp_path / "k.docx")
     text, pages, _ = extract(tmp_path / "k.docx")
     assert pages == [] and text == ("# Kettle models\n\nThe Kettleby works makes two kettles.\n\n# Boiling times\n\n"
-                                    "| Model | Boil time and price |\n| Kettle 1 | 120 seconds | 20 pounds |\n"
+                                    "| Model | Boil time and price |\n| --- | --- |\n| Kettle 1 | 120 seconds | 20 pounds |\n"
                                     "| Kettle 2 | 90 seconds | 35 pounds |\n\nPrices include VAT.")
 
 

@@ -1,0 +1,91 @@
+"""Tables: a row is read with its header's names and answers as "Delicate: 70 °C, white tea",
+citing the row's exact offsets; a header row never answers. Markdown, HTML (trafilatura writes
+Markdown tables) and .docx (index/load.py writes its tables so) alike."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.split import cells, row_prose, table_head, table_rows, table_view
+
+KETTLE = Path(__file__).parent / "data" / "kettle.md"  # ../shared/ux/kettle.md, a fictional kettle's manual
+TABLE = "Intro line.\n| Preset | Temperature | Typical use |\n| --- | --- | --- |\n| Delicate | 70 °C | white tea |\n| Boil | 100 °C | coffee |\nAfter."
+
+
+def test_table_rows_know_each_rows_role_and_header():
+    rows = table_rows(TABLE)
+    roles = {TABLE[at:TABLE.index("\n", at)]: role for at, (role, _) in rows.items()}
+    assert list(roles.values()) == ["header", "separator", "body", "body"]
+    assert all(head == ["Preset", "Temperature", "Typical use"] for _, head in rows.values())
+    assert table_rows("| a | b |\n| c | d |") == {}  # no separator: no header, no table of ours
+
+
+def test_a_chunk_cut_from_its_header_reads_its_rows_with_the_header_it_carries():
+    at = TABLE.index("| Delicate")
+    head = table_head(TABLE, at)
+    assert head == "| Preset | Temperature | Typical use |"
+    chunk = TABLE[at:]
+    assert [r for r, _ in table_rows(chunk, head).values()] == ["body", "body"]
+    assert table_head(TABLE, 0) is None
+
+
+def test_the_reader_sees_a_row_with_its_header_and_every_character_maps_back():
+    view, where = table_view(TABLE)
+    assert "Preset Delicate: temperature 70 °C, typical use white tea." in view
+    assert len(where) == len(view) + 1
+    i = view.index("70 °C")
+    assert TABLE[where[i]:where[i + 4] + 1] == "70 °C"
+    assert view.startswith("Intro line.\n| Preset |") and view.endswith("\nAfter.")
+    plain = "No table here."
+    assert table_view(plain) == (plain, list(range(len(plain) + 1)))
+
+
+def test_a_row_reads_as_its_first_cell_then_the_rest():
+    assert row_prose("| Delicate | 70 °C | white tea |") == "Delicate: 70 °C, white tea"
+    assert cells("| a |  b | |") == ["a", "b", ""]
+
+
+@pytest.fixture(scope="module")
+def table_chain(tmp_path_factory):
+    from index.indexer import index_paths
+    from qa.chain import build_chain
+    from qa.settings import Settings
+
+    import docx
+
+    folder = tmp_path_factory.mktemp("tables")
+    d = docx.Document()
+    d.add_heading("Opening hours of the Millbrook library", 1)
+    d.add_paragraph("The Millbrook library lends books, films and tools to everyone who lives in the parish.")
+    hours = [["Day", "Opens", "Closes"], ["Monday to Friday", "9:00", "19:00"], ["Saturday", "10:00", "13:00"], ["Sunday", "closed", "closed"]]
+    table = d.add_table(rows=len(hours), cols=3)
+    for r, row in enumerate(hours):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    d.add_paragraph("Returns can be left in the box by the door at any time.")
+    d.save(str(folder / "library.docx"))
+    s = Settings(data_dir=folder / "index", embedding="minilm", reader="shipped")
+    report = index_paths([KETTLE, folder / "library.docx"], s, progress=False)
+    assert report.files_indexed == 2 and not report.failed
+    return build_chain(s), folder
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question, shown, row", [
+    ("What temperature is the Delicate preset?", "Delicate: **70 °C**, white tea", "| Delicate | 70 °C | white tea |"),
+    ("When does the library close on Saturday?", "Saturday: 10:00, **13:00**", "| Saturday | 10:00 | 13:00 |"),
+    ("Which preset is used for white tea?", "**Delicate**: 70 °C, white tea", "| Delicate | 70 °C | white tea |"),
+])
+def test_a_question_a_table_answers_is_answered_with_its_row(table_chain, question, shown, row):
+    from index.load import load_document
+    from qa.chain import ask
+    from qa.render import with_span
+
+    chain, folder = table_chain
+    ans = ask(chain, question)
+    assert not ans.abstained and with_span(ans, ans.text).startswith(shown + " [1]"), ans.text
+    c = ans.citations[0]
+    assert c.quote == row and not ans.text.startswith("Preset") and "| Preset |" not in ans.text
+    path = Path(c.source)
+    assert load_document(path, c.source).text[c.start:c.end] == row  # the row's exact offsets
