@@ -179,15 +179,19 @@ def named_row(question: str, i: int, sentences: list[Sentence], passages: list[P
     asked = content_stems(question)
     s = sentences[i]
     same = [k for k, t in enumerate(sentences) if t.passage == s.passage and role[k] == "body"]
-    named = [k for k in same if (key := content_stems(cells(sentences[k].text)[0])) and key <= asked]
+    naming = {k: [c for c, v in enumerate(cells(sentences[k].text)) if (st := content_stems(v)) and st <= asked] for k in same}
+    named = [k for k in same if naming[k]]
     k = named[0] if len(named) == 1 else i
     row = sentences[k]
     p = passages[row.passage]
     head = table_rows(p.text, p.table_head).get(p.text.rfind("\n", 0, row.start - p.start) + 1, (None, []))[1]
     values = cells(row.text)
-    cols = [c for c in range(min(len(head), len(values))) if values[c] and content_stems(head[c]) & asked]
-    if 0 in cols:  # "Which preset ...": asked for a row's key (unless it named the row by it)
-        cols = [c for c in cols if c] if len(named) == 1 else [0]
+    used = naming[k] if len(named) == 1 else []  # the cells the question names the row by: conditions, not answers
+    cols = [c for c in range(min(len(head), len(values))) if values[c] and c not in used and content_stems(head[c]) & asked]
+    if 0 in cols and len(cols) > 1:  # "Which preset ...": asked for the row's key
+        cols = [0]
+    if not cols and used and 0 not in used:  # named by another of its cells ("... for white tea?"): its key answers
+        cols = [0]
     if len(cols) != 1:  # no column named, or several: the reader's span stands, in its row
         return [k], span if k == i else None, a, b
     seg = list(re.finditer(r"[^|]+", row.text))[cols[0]]

@@ -260,7 +260,7 @@ def test_the_span_is_bold_in_the_chat_and_the_terminal_and_only_in_its_own_sente
     ans = Answer("He moved in 1884. [1] It was 1884 again. [2]", citations=[c1, c2],
                  span=AnswerSpan("1884", "a.txt", 28, 32, n=2))
     assert cli_text(ans).splitlines()[0] == "He moved in 1884. [1] It was **1884** again. [2]"
-    assert chat_markdown(ans).startswith("He moved in 1884. \\[1\\] It was **1884** again. \\[2\\]")
+    assert chat_markdown(ans).startswith("He moved in 1884. [\\[1\\]](#cite-1) It was **1884** again. [\\[2\\]](#cite-2)")
     ans.span = None
     assert "**" not in cli_text(ans).splitlines()[0]
 
