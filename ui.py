@@ -30,9 +30,12 @@ CSS = """
 .qa-hidden { display: none !important; }
 #qa-inspector table { display: block; overflow-x: auto; white-space: nowrap; }
 #qa-library table, #qa-upload-status table { word-break: normal; }
-@media (max-width: 700px) {  /* a phone: the chat, its answer and the cited passage first */
+@media (max-width: 700px) {  /* a phone: the chat, its answer and the cited passage first, then the rest */
   #qa-main { flex-direction: column !important; }
-  #qa-main > div { min-width: 0 !important; width: 100% !important; }
+  #qa-main > div { display: contents !important; }
+  #qa-main > div > * { order: 3; min-width: 0 !important; width: 100% !important; }
+  #qa-main > div > .qa-first { order: 1; }
+  #qa-main > div > .qa-second { order: 2; }
 }
 """
 # A click on an answer's [n] marker or source line opens that passage: the page tells the server
@@ -359,18 +362,11 @@ def build_demo(settings: Settings, app: App | None = None):
         with gr.Row(equal_height=False, elem_id="qa-main"):
             with gr.Column(scale=3, min_width=300):
                 chatbot = gr.Chatbot(elem_id="qa-chatbot", height=480, buttons=["copy"], feedback_options=None, show_label=False,
-                                     placeholder="Ask a question about your documents.", sanitize_html=True)
-                with gr.Row():
+                                     placeholder="Ask a question about your documents.", sanitize_html=True, elem_classes=["qa-first"])
+                with gr.Row(elem_classes=["qa-first"]):
                     box = gr.Textbox(placeholder="Ask a question…", show_label=False, scale=5, min_width=200, submit_btn=True)
                 pick = gr.Textbox(elem_id="qa-pick", elem_classes=["qa-hidden"], show_label=False)
                 pick_go = gr.Button("open", elem_id="qa-pick-go", elem_classes=["qa-hidden"])
-            with gr.Column(scale=2, min_width=280):
-                gr.Markdown("### Cited passage")
-                panel = gr.HTML(PANEL_HINT, elem_id="qa-panel")
-                open_doc = gr.Button("Open the whole document at this place", size="sm", visible=False)
-                whole = gr.HTML(visible=False, elem_id="qa-whole")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=300):
                 with gr.Row():
                     clear = gr.Button("Clear conversation", size="sm")
                     export_btn = gr.Button("Export as Markdown", size="sm")
@@ -378,6 +374,10 @@ def build_demo(settings: Settings, app: App | None = None):
                 with gr.Accordion("Retrieval inspector", open=False):
                     inspector = gr.Markdown("Ask a question to see what was retrieved.", elem_id="qa-inspector")
             with gr.Column(scale=2, min_width=280):
+                gr.Markdown("### Cited passage", elem_classes=["qa-second"])
+                panel = gr.HTML(PANEL_HINT, elem_id="qa-panel", elem_classes=["qa-second"])
+                open_doc = gr.Button("Open the whole document at this place", size="sm", visible=False, elem_classes=["qa-second"])
+                whole = gr.HTML(visible=False, elem_id="qa-whole", elem_classes=["qa-second"])
                 with gr.Accordion("Add documents", open=False):
                     upload = gr.File(file_count="multiple", file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
                                      label="Drop files here", elem_id="qa-upload")
