@@ -26,8 +26,8 @@ from qa.settings import Settings
 
 EMPTY_QUESTION = "Please type a question about your documents."
 OVERVIEW = ("I answer from the few passages that match a question, so I cannot summarise all your documents "
-            "at once: ask about something in them (who, what, when, how many ...); the Library panel "
-            "(or `qa status`) lists what is indexed.")
+            "at once: ask about something in them (who, what, when, how many ...). The Library lists what is "
+            "indexed (in a terminal: qa status).")
 # A request with no words but these asks about the documents as a whole ("Summarize the documents",
 # "What are these files about?"); one that names anything else ("Summarize what Liu said") is a question.
 _OVERVIEW_CUES = frozenset("""summarize summarise summary summaries overview gist tl dr tldr
