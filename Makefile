@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install index chromium bench eval clean
+.PHONY: run test unit install index chromium bench eval clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ chromium:
 
 test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The fast part: pure functions and deterministic fakes, no model, no browser, no server (seconds).
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration and not llm and not browser and not server"
 
 bench: $(STAMP)
 	$(BIN)/qa bench
