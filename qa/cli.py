@@ -52,9 +52,27 @@ def cmd_index(args, settings: Settings) -> int:
     return 0
 
 
+def _load_models(settings: Settings) -> None:
+    """Load the question's models (the query encoder, the reader): both are cached per process, so
+    the chain finds them loaded (ONNX Runtime builds its sessions without holding Python's lock)."""
+    from index.embed import build_embeddings
+    from qa.reader import build_reader
+
+    try:
+        getattr(build_embeddings(settings), "encoder", None)
+        reader = build_reader(settings.reader)
+        if reader is not None:
+            reader._load()
+    except Exception:  # noqa: BLE001 - the chain meets the same error and says it in one line
+        pass
+
+
 def cmd_ask(args, settings: Settings) -> int:
+    import threading
+
     from qa.chain import ask, build_chain
 
+    threading.Thread(target=_load_models, args=(settings,), daemon=True).start()  # while Chroma opens
     chain = build_chain(settings)
     answer = ask(chain, args.question, args.history or [])
     if args.json:
