@@ -165,7 +165,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def cmd_eval(args, settings: Settings) -> int:
     from qa.errors import UsageError
-    from qa.evaluate import report_markdown, run_eval
+    from qa.measure.evaluate import report_markdown, run_eval
 
     dataset = Path(args.dataset)
     if not dataset.is_file():
@@ -180,7 +180,7 @@ def cmd_eval(args, settings: Settings) -> int:
     m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=True,
                           wrap=args.wrap, out_of_corpus=ooc)
     if args.report:
-        from qa.evaluate import draw_curve
+        from qa.measure.evaluate import draw_curve
 
         report = Path(args.report)
         image = draw_curve(m, report.with_suffix(".png"))
@@ -228,7 +228,7 @@ def cmd_train_reader(args, settings: Settings) -> int:
 
 
 def cmd_bench(args, settings: Settings) -> int:
-    from qa.bench import format_table, run_bench
+    from qa.measure.bench import format_table, run_bench
     from qa.errors import UsageError
 
     corpus = Path(args.corpus) if args.corpus else None

@@ -70,7 +70,7 @@ def load_jsonl(path: Path, docs: Path) -> list[Article]:
     """Our eval JSONL (`{"question", "answers", "answerable", "source"}`) over a folder of documents ->
     one article per source document, its text read as the index reads it."""
     from index.load import load_document
-    from qa.evaluate import load_jsonl as parse
+    from qa.measure.evaluate import load_jsonl as parse
 
     if not docs.is_dir():
         raise UsageError(f"--docs {docs} is not a folder; give the folder the questions' sources are in")
@@ -373,7 +373,7 @@ def validate(model, tokenizer, examples: list[Example], batch: int = 64) -> dict
     (AUC of the answerability head and of the span-over-null margin)."""
     import torch
 
-    from qa.evaluate import normalize, token_f1
+    from qa.measure.evaluate import normalize, token_f1
 
     enc = encode(tokenizer, examples)
     model.eval()
@@ -611,7 +611,7 @@ def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float 
     fall under it; the card records the threshold, its curve and what it gave."""
     import tempfile
 
-    from qa.evaluate import draw_curve, run_eval
+    from qa.measure.evaluate import draw_curve, run_eval
 
     with tempfile.TemporaryDirectory(prefix="qa-calibrate-") as tmp:
         path = Path(tmp) / "validation.json"

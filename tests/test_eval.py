@@ -8,7 +8,7 @@ import json
 
 from conftest import cli_json, run_cli
 from qa.errors import UsageError
-from qa.evaluate import (Example, Record, by_folder, contains_answer, exact_match, load_jsonl, load_squad, metrics, normalize,
+from qa.measure.evaluate import (Example, Record, by_folder, contains_answer, exact_match, load_jsonl, load_squad, metrics, normalize,
                          report_markdown, token_f1)
 
 DATA = Path(__file__).parent / "data" / "squad2-dev-a.json"

@@ -75,7 +75,7 @@ def test_reranking_puts_the_gold_passage_first_more_often(tmp_path):
     from index.indexer import index_paths
     from index.store import open_store
     from qa.chain import build_retriever
-    from qa.evaluate import _spread, load_squad
+    from qa.measure.evaluate import _spread, load_squad
     from qa.settings import Settings
 
     s = Settings(data_dir=tmp_path / "idx", embedding="minilm")

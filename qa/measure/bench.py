@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "squad2-dev-a.json"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "squad2-dev-a.json"
 
 
 def _rss_mb() -> float:
@@ -104,7 +104,7 @@ def worker_tutorial(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
     index_s = time.perf_counter() - t0
     if n_q == 0:
         return {"index_s": round(index_s, 2), "chunks": len(chunks)}
-    from qa.evaluate import contains_answer
+    from qa.measure.evaluate import contains_answer
 
     lat, hits, first = [], [], []
     for q in _questions(questions, n_q):
@@ -126,7 +126,7 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
     from index.indexer import index_paths
     from index.store import open_store
     from qa.chain import ask, build_chain, build_retriever
-    from qa.evaluate import contains_answer
+    from qa.measure.evaluate import contains_answer
     from qa.retrieve import to_passage
     from qa.settings import Settings
 
@@ -259,11 +259,11 @@ WORKERS = {"tutorial": worker_tutorial, "ours": worker_ours, "scale": worker_sca
 # -- the driver ---------------------------------------------------------------------------------
 def _prepare(corpus: Path, work: Path) -> tuple[Path, Path]:
     """A folder of documents and a JSON list of answerable questions from the corpus argument."""
-    from qa.evaluate import load_squad
+    from qa.measure.evaluate import load_squad
 
     qfile = work / "questions.json"
     if corpus.is_dir():
-        from qa.evaluate import load_jsonl
+        from qa.measure.evaluate import load_jsonl
 
         asked = corpus / "questions.jsonl"
         examples = load_jsonl(asked, corpus) if asked.is_file() else []
@@ -277,7 +277,7 @@ def _prepare(corpus: Path, work: Path) -> tuple[Path, Path]:
 
 
 def _run_worker(name: str, *args) -> dict:
-    cmd = [sys.executable, "-m", "qa.bench", "_worker", name, *map(str, args)]
+    cmd = [sys.executable, "-m", "qa.measure.bench", "_worker", name, *map(str, args)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"bench worker {name} failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
