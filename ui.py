@@ -29,7 +29,8 @@ CSS = """
 .qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .qa-hidden { display: none !important; }
 #qa-inspector table { display: block; overflow-x: auto; white-space: nowrap; }
-#qa-library table, #qa-upload-status table { word-break: normal; }
+#qa-library th, #qa-library th *, #qa-upload-status th, #qa-upload-status th * {
+  white-space: nowrap !important; word-break: keep-all !important; overflow-wrap: normal !important; }
 @media (max-width: 700px) {  /* a phone: the chat, its answer and the cited passage first, then the rest */
   #qa-main { flex-direction: column !important; }
   #qa-main > div { display: contents !important; }

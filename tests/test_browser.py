@@ -296,8 +296,13 @@ def test_a_400px_window_puts_the_chat_answer_and_passage_first_without_sideways_
         s => document.querySelector(s)?.closest('.block, .gr-group, div')?.getBoundingClientRect().top ?? -1)""")
     # the inspector's table scrolls inside itself, each cell on one line, not one character a line
     cell = pg.evaluate("() => { const td = document.querySelectorAll('#qa-inspector td')[1]; return [td.getBoundingClientRect().height, td.innerText]; }")
+    pg.click("text=Library")
+    pg.wait_for_function("() => (document.querySelector('#qa-library')?.innerText || '').includes('000_85dd2a9e8a7d58fd.txt')", timeout=15_000)
+    # the Library's headers are whole words ("chunks", not "chun ks"), its rows the files' names
+    header = pg.evaluate("""() => [...document.querySelectorAll('#qa-library th')].map(th => [th.innerText.trim(), th.getBoundingClientRect().height])""")
     pg.screenshot(path=str(ARTIFACTS / "narrow-400.png"), full_page=True)
     context.close()
+    assert [h for h, _ in header][:3] == ["document", "chunks", "date"] and all(hgt < 60 for _, hgt in header), header
     assert width[0] <= width[1], width
     assert tops[0] < tops[1] < tops[2], tops  # chat, then the cited passage, then the rest
     assert cell[0] < 50 and ".txt" in cell[1], cell
