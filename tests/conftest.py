@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,6 @@ def bag_encode(texts: list[str]):
     for t in texts:
         v = np.zeros(512, dtype=np.float32)
         for w in t.lower().split():
-            v[hash(w.strip(".,?[]")) % 512] += 1
+            v[zlib.crc32(w.strip(".,?[]").encode()) % 512] += 1  # not hash(): Python salts it per process
         rows.append(v / (np.linalg.norm(v) or 1))
     return np.array(rows)
