@@ -43,7 +43,12 @@ def cmd_index(args, settings: Settings) -> int:
         report = index_paths(paths, settings, store=store, progress=not args.json)
     _print_report(report, args.json)
     if args.watch:
+        import signal
+
         from watchfiles import watch
+
+        # Ctrl-C stops it even when started by a process that ignores SIGINT (children inherit that)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
         print(f"Watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop).", file=sys.stderr)
         for _changes in watch(*paths, debounce=500, step=100, rust_timeout=0, yield_on_timeout=False):
