@@ -45,9 +45,9 @@ chromium:
 test: $(TEST_STAMP) chromium
 	$(BIN)/python -m pytest
 
-# The fast part: pure functions and deterministic fakes, no model, no browser, no server (seconds).
+# The fast part, tests/unit/: pure functions and deterministic fakes; no model, no Chroma, no browser (seconds).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration and not llm and not browser and not server"
+	$(BIN)/python -m pytest tests/unit
 
 bench: $(STAMP)
 	$(BIN)/qa bench

@@ -12,9 +12,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-import qa  # noqa: F401  (sets GRADIO_ANALYTICS_ENABLED=False etc. before gradio is imported)
-from qa.errors import QAError, UsageError
-from qa.settings import Settings, load_settings
+from index.errors import QAError, UsageError
+from index.settings import Settings, load_settings, offline_environment
+from qa.schema import Citation
 
 CSS = """
 .qa-passage-head { font-weight: 600; margin-bottom: .4em; word-break: break-all; }
@@ -135,7 +135,7 @@ def document_names(sources: list[str]) -> dict[str, str]:
 def _library(app: App) -> tuple[list[list], list[tuple[str, str]]]:
     """The Library table (name, chunks, date) and the Remove list's (name, source) choices, as the
     index holds them now."""
-    files = app.store.manifest.files()
+    files = app.store.files()
     names = document_names([r["source"] for r in files])
     rows = [[names[r["source"]], r["n_chunks"], r["date"] or ""] for r in files]
     return rows, [(names[r["source"]], r["source"]) for r in files]
@@ -161,11 +161,11 @@ def _answerer_name(kind: str, model: str) -> str:
 
 
 def active_label(answerer: dict) -> str:
-    """The header's line: the answerer that answers now."""
+    """The header's line for an answerer choice ({kind, model, base_url})."""
+    from qa.render import answerer_label
+
     name = _answerer_name(answerer["kind"], answerer["model"])
-    if answerer["kind"] == "extractive":
-        return f"**Answerer:** `{name}` · offline extractive quotes"
-    return f"**Answerer:** `{name}`" + (f" at {answerer['base_url']}" if answerer.get("base_url") else "")
+    return answerer_label(name, None if answerer["kind"] == "extractive" else answerer.get("base_url"))
 
 
 def try_answerer(kind: str, model: str, base_url: str, current: dict) -> tuple[dict, str, list[str]]:
@@ -191,52 +191,42 @@ def try_answerer(kind: str, model: str, base_url: str, current: dict) -> tuple[d
     return chosen, f"Answering with {_answerer_name(kind, model)}.", models
 
 
-def inspector_md(answer: dict | None) -> str:
-    if not answer:
-        return "Ask a question to see what was retrieved."
-    cited = {c["passage_id"] for c in answer.get("citations", [])}
-    rows = ["| # | source | dense (rank) | BM25 (rank) | fused (rank) | best sentence | reader | cited |", "|---|---|---|---|---|---|---|---|"]
-    for i, p in enumerate(answer.get("passages", []), start=1):
-        d = f"{p['dense_score']:.3f} ({p['dense_rank']})" if p["dense_score"] is not None else "–"
-        b = f"{p['bm25_score']:.2f} ({p['bm25_rank']})" if p["bm25_score"] is not None else "–"
-        f = f"{p['fused_score']:.4f} ({p['fused_rank']})" if p.get("fused_rank") else f"{p['fused_score']:.4f}"
-        sent = f"{p['sentence_score']:.3f}" if p.get("sentence_score") is not None else "–"
-        reader = f"{p['reader_score']:.3f}" if p.get("reader_score") is not None else "–"
-        rows.append(f"| {i} | {Path(p['source']).name} {p['start']}-{p['end']} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p['id'] in cited else ''} |")
-    head = f"**Query used:** {answer.get('query', '')}"
-    if answer.get("confidence") is not None:  # the reader's: how likely any passage answers, against its threshold
-        head += f" · **reader confidence:** {answer['confidence']:.3f}"
-    return head + "\n\n" + "\n".join(rows)
-
-
-def picked_citation(answers: dict | None, pick: str) -> tuple[str, dict | None]:
-    """`pick` ("message:n:nonce", from a click on a marker) -> (the message's key, its citation n)."""
+def picked_citation(answers: dict | None, pick: str) -> tuple[str, Citation | None]:
+    """`pick` ("message:n:nonce", from a click on a marker) -> (the message's key, its citation n).
+    `answers` maps a chat message's index to (the question, its Answer)."""
     key, _, rest = (pick or "").partition(":")
     n = rest.partition(":")[0]
-    record = (answers or {}).get(key)
-    return key, next((c for c in (record or {}).get("citations", []) if str(c["n"]) == n), None)
+    _, answer = (answers or {}).get(key) or (None, None)
+    return key, next((c for c in (answer.citations if answer else []) if str(c.n) == n), None)
 
 
-def build_demo(settings: Settings, app: App | None = None):
-    import gradio as gr
+PANEL_HINT = "<p class='qa-note'>Click a citation [n] to see the passage, highlighted.</p>"
+INSPECTOR_HINT = "Ask a question to see what was retrieved."
 
-    from index.indexer import index_paths, remove_document
-    from index.uploads import save_upload
-    from qa.render import chat_markdown, document_html, export_markdown, passage_panel_html
 
-    app = app or App(settings)
-    PANEL_HINT = "<p class='qa-note'>Click a citation [n] to see the passage, highlighted.</p>"
+class Handlers:
+    """The page's event handlers, one method an event, over `Answer` objects kept per message
+    (`answers`: message index -> (question, Answer)). Rendering is qa/render.py's."""
 
-    def panel_for(c: dict | None):
+    def __init__(self, app: App):
+        import gradio as gr
+
+        self.app, self.gr = app, gr
+
+    def panel_for(self, c: Citation | None):
         """The passage panel, its "open the whole document" button, and the whole-document pane
         (closed, so it never shows another citation's document)."""
+        from qa.render import passage_panel_html
+
+        gr = self.gr
         if c is None:
             return PANEL_HINT, gr.update(visible=False), gr.update(value="", visible=False)
-        return passage_panel_html(c, app.store.document_text(c["source"])), gr.update(visible=True), gr.update(value="", visible=False)
+        return passage_panel_html(c, self.app.store.document_text(c.source)), gr.update(visible=True), gr.update(value="", visible=False)
 
-    def respond(message, chat, answers, answerer, top_k):
-        from dataclasses import asdict
+    def respond(self, message, chat, answers, answerer, top_k):
+        from qa.render import chat_markdown, inspector_md
 
+        gr, app = self.gr, self.app
         chat = list(chat or [])
         history = [message_text(m["content"]) for m in chat if m["role"] == "user"]
         chat += [{"role": "user", "content": message or ""}, {"role": "assistant", "content": "…"}]
@@ -259,35 +249,43 @@ def build_demo(settings: Settings, app: App | None = None):
             return
         chat[-1] = {"role": "assistant", "content": chat_markdown(final)}
         key = str(len(chat) - 1)
-        record = final.to_dict() | {"passages": [asdict(p) for p in final.passages], "question": message}
-        answers = dict(answers or {}) | {key: record}
-        first = record["citations"][0] if record["citations"] else None
-        yield chat, answers, *panel_for(first), inspector_md(record), f"{key}:1" if first else ""
+        answers = dict(answers or {}) | {key: (message, final)}
+        first = final.citations[0] if final.citations else None
+        yield chat, answers, *self.panel_for(first), inspector_md(final), f"{key}:1" if first else ""
 
-    def select_message(answers, evt: gr.SelectData):
-        key = str(evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
-        record = (answers or {}).get(key)
-        return inspector_md(record) if record else gr.update()
+    def inspect(self, answers, key: str):
+        from qa.render import inspector_md
 
-    def show_pick(pick, answers):
+        _, answer = (answers or {}).get(str(key)) or (None, None)
+        return inspector_md(answer) if answer else self.gr.update()
+
+    def show_pick(self, pick, answers):
+        from qa.render import inspector_md
+
         key, c = picked_citation(answers, pick)
         if c is None:
-            return (gr.update(),) * 5
-        return *panel_for(c), inspector_md((answers or {}).get(key)), pick
+            return (self.gr.update(),) * 5
+        return *self.panel_for(c), inspector_md(answers[key][1]), pick
 
-    def open_document(chosen, answers):
+    def open_document(self, chosen, answers):
+        from qa.render import document_html
+
         _, c = picked_citation(answers, chosen)
-        text = app.store.document_text(c["source"]) if c else None
+        text = self.app.store.document_text(c.source) if c else None
         if c is None or text is None:
-            return gr.update(value="", visible=False)
-        return gr.update(value=document_html(c, text), visible=True)
+            return self.gr.update(value="", visible=False)
+        return self.gr.update(value=document_html(c, text), visible=True)
 
-    def library_update(value=None):
-        rows, choices = _library(app)
-        return rows, gr.update(choices=choices, value=value)
+    def library_update(self, value=None):
+        rows, choices = _library(self.app)
+        return rows, self.gr.update(choices=choices, value=value)
 
-    def add_files(files, progress=gr.Progress()):
+    def add_files(self, files, progress):
         """Save and index each upload, reporting each file's outcome as it goes."""
+        from index.indexer import index_paths
+        from index.uploads import save_upload
+
+        app, gr = self.app, self.gr
         rows, paths = [], []
         for f in files or []:
             original = getattr(f, "orig_name", None) or Path(str(f)).name
@@ -309,37 +307,47 @@ def build_demo(settings: Settings, app: App | None = None):
                     rows[-1] = [original, "unchanged"]
             except QAError as e:
                 rows[-1] = [original, f"skipped: {e}"]
-            yield rows, *library_update()
-        yield rows, *library_update()
+            yield rows, *self.library_update()
+        yield rows, *self.library_update()
 
-    def remove_doc(source, confirmed="true"):
+    def remove_doc(self, source, confirmed="true"):
+        from index.indexer import remove_document
+
+        gr = self.gr
         if not source:
             gr.Warning("Pick a document to remove.")
             return gr.update(), gr.update()
         if confirmed != "true":  # the page asked, and the answer was no
             return gr.update(), gr.update()
         try:
-            n = remove_document(source, app.settings, store=app.store)
+            n = remove_document(source, self.app.settings, store=self.app.store)
         except QAError as e:
             raise gr.Error(str(e)) from None
         gr.Info(f"Removed {Path(source).name} ({chunks_word(n)}).")
-        return library_update()
+        return self.library_update()
 
-    def use_answerer(kind, model, base_url, current):
+    def use_answerer(self, kind, model, base_url, current):
         chosen, said, models = try_answerer(kind, model, base_url, current)
-        models_update = gr.update(choices=models) if models else gr.update()
+        models_update = self.gr.update(choices=models) if models else self.gr.update()
         return chosen, active_label(chosen), said, models_update
 
-    def export(answers):
-        turns = [(a.get("question", ""), a) for _, a in sorted((answers or {}).items(), key=lambda kv: int(kv[0]))]
+    def export(self, answers):
+        from qa.render import export_markdown
+
+        turns = [turn for _, turn in sorted((answers or {}).items(), key=lambda kv: int(kv[0]))]
         path = Path(tempfile.mkdtemp(prefix="qa-export-")) / "conversation.md"
         path.write_text(export_markdown(turns), encoding="utf-8")
-        return gr.update(value=str(path), visible=True)
+        return self.gr.update(value=str(path), visible=True)
 
-    def ask_api(question: str, history: list[str] | None = None) -> dict:
+    def clear(self):
+        gr = self.gr
+        return [], {}, PANEL_HINT, gr.update(visible=False), gr.update(value="", visible=False), INSPECTOR_HINT, ""
+
+    def ask_api(self, question: str, history: list[str] | None = None) -> dict:
         """One question, one JSON answer (the `qa ask --json` shape): for scripts and load tests."""
         from qa.chain import ask
 
+        app = self.app
         try:
             s = app.settings
             with app.gate.enter():
@@ -348,6 +356,25 @@ def build_demo(settings: Settings, app: App | None = None):
             return {"answer": BUSY, "abstained": True, "citations": [], "nearest": [], "busy": True}
         except QAError as e:
             return {"answer": str(e), "abstained": True, "citations": [], "nearest": [], "error": True}
+
+
+def build_demo(settings: Settings, app: App | None = None):
+    offline_environment()
+    import gradio as gr
+
+    app = app or App(settings)
+    h = Handlers(app)
+
+    # Gradio finds its special arguments by their annotations and defaults: these adapters carry them.
+    def select_message(answers, evt: gr.SelectData):
+        return h.inspect(answers, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
+
+    def add_files(files, progress=gr.Progress()):
+        yield from h.add_files(files, progress)
+
+    def ask_api(question: str, history: list[str] | None = None) -> dict:
+        """One question, one JSON answer (the `qa ask --json` shape): for scripts and load tests."""
+        return h.ask_api(question, history)
 
     kind0, _, model0 = settings.answerer.partition(":")
     start = {"kind": kind0 if kind0 in ("ollama", "openai") else "extractive", "model": model0,
@@ -373,7 +400,7 @@ def build_demo(settings: Settings, app: App | None = None):
                     export_btn = gr.Button("Export as Markdown", size="sm")
                 export_file = gr.File(label="Conversation", visible=False, interactive=False)
                 with gr.Accordion("Retrieval inspector", open=False):
-                    inspector = gr.Markdown("Ask a question to see what was retrieved.", elem_id="qa-inspector")
+                    inspector = gr.Markdown(INSPECTOR_HINT, elem_id="qa-inspector")
             with gr.Column(scale=2, min_width=280):
                 gr.Markdown("### Cited passage", elem_classes=["qa-second"])
                 panel = gr.HTML(PANEL_HINT, elem_id="qa-panel", elem_classes=["qa-second"])
@@ -400,22 +427,20 @@ def build_demo(settings: Settings, app: App | None = None):
                     top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved (top-k)")
 
         box.submit(lambda q: ("", q), [box], [box, asked], queue=False, api_visibility="private").then(
-            respond, [asked, chatbot, answers, answerer, top_k], [chatbot, answers, panel, open_doc, whole, inspector, chosen],
+            h.respond, [asked, chatbot, answers, answerer, top_k], [chatbot, answers, panel, open_doc, whole, inspector, chosen],
             api_name="chat", concurrency_limit=None)
         chatbot.select(select_message, [answers], [inspector])
-        pick_go.click(show_pick, [pick, answers], [panel, open_doc, whole, inspector, chosen], api_visibility="private")
-        open_doc.click(open_document, [chosen, answers], [whole],
+        pick_go.click(h.show_pick, [pick, answers], [panel, open_doc, whole, inspector, chosen], api_visibility="private")
+        open_doc.click(h.open_document, [chosen, answers], [whole],
                        js="(...a) => { setTimeout(() => document.querySelector('#qa-whole mark')?.scrollIntoView({block: 'center'}), 400); return a; }")
-        clear.click(lambda: ([], {}, PANEL_HINT, gr.update(visible=False), gr.update(value="", visible=False),
-                             "Ask a question to see what was retrieved.", ""),
-                    None, [chatbot, answers, panel, open_doc, whole, inspector, chosen])
-        export_btn.click(export, [answers], [export_file], api_name="export")
+        clear.click(h.clear, None, [chatbot, answers, panel, open_doc, whole, inspector, chosen])
+        export_btn.click(h.export, [answers], [export_file], api_name="export")
         upload.upload(add_files, [upload], [upload_status, library, to_remove])
-        remove_btn.click(remove_doc, [to_remove, confirmed], [library, to_remove], api_name="remove",
+        remove_btn.click(h.remove_doc, [to_remove, confirmed], [library, to_remove], api_name="remove",
                          js="(s, c) => [s, String(!!s && confirm(`Remove ${s.split('/').pop()} from the index? Its chunks are "
                             "deleted; the file itself is not touched.`))]")
-        use.click(use_answerer, [kind, model, base_url, answerer], [answerer, answerer_md, use_result, model], api_name="use_answerer")
-        demo.load(library_update, None, [library, to_remove])  # the Library as the index holds it, at every page load
+        use.click(h.use_answerer, [kind, model, base_url, answerer], [answerer, answerer_md, use_result, model], api_name="use_answerer")
+        demo.load(h.library_update, None, [library, to_remove])  # the Library as the index holds it, at every page load
         gr.api(ask_api, api_name="ask", concurrency_limit=None)
     # The Gate above decides who waits and who is told "busy"; Gradio's own queue is a backstop.
     demo.queue(max_size=4 * settings.queue_size, default_concurrency_limit=2)
@@ -442,6 +467,7 @@ def main(settings: Settings | None = None, open_browser: bool = False, block: bo
 
 def _theme():
     """Gradio's default theme with system fonts: the stock one fetches fonts from a remote host."""
+    offline_environment()
     import gradio as gr
 
     return gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

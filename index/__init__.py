@@ -2,8 +2,6 @@
 
 Importing this package is cheap; torch and the model load only when something must be embedded.
 """
-import qa  # noqa: F401  (sets the offline / no-telemetry environment before any heavy import)
-
 # Embedding backends by name -> the model id recorded in the index (kept here, import-free, so
 # checking an index needs no torch). index/embed.py builds them.
 EMBEDDING_MODELS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "fake": "fake-384"}

@@ -15,11 +15,12 @@ import json
 import math
 import os
 import shutil
-import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from index.text import fold, stemmer
 
 REBUILD_SHARE = 0.10  # rebuild the main index when the delta exceeds this share of it
 REBUILD_MIN = 2000  # ... and at least this many chunks (small corpora rebuild in no time anyway)
@@ -27,29 +28,6 @@ REBUILD_MIN = 2000  # ... and at least this many chunks (small corpora rebuild i
 # The tokenizer's version, saved with the index: an index saved by another is rebuilt on load.
 # 2: accents folded ("Möngke" and "Mongke" meet).
 TOKENIZER = 2
-_STEMMER = None
-
-
-def stemmer():
-    """English Snowball stems (PyStemmer), shared by BM25 and the answerer's word overlap."""
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER
-
-
-def fold(text: str) -> str:
-    """`text` without accents ("Möngke" -> "Mongke", "Hervé" -> "Herve"), so a name typed either
-    way meets the other (pure). Other scripts keep their letters (NFC puts Hangul back together)."""
-    if text.isascii():
-        return text
-    # NFKD also reads a ligature as its letters ("ﬁ" -> "fi"); a soft hyphen joins its word's halves
-    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c) and c != "\u00ad")
-    return unicodedata.normalize("NFC", bare)
-
-
 def tokenize(texts: list[str], return_ids: bool = False):
     """The one tokenizer for BM25, indexing and querying alike: accents folded, English stopwords,
     Snowball stems."""

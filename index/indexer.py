@@ -19,13 +19,30 @@ from pathlib import Path
 
 import numpy as np
 
+from index.encoders import span_tokens
+from index.errors import ModelMismatchError, UsageError
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
-from index.split import (SPLIT_VERSION, chunk_id, chunk_spans, headings, is_reference_list, is_reference_section, is_residue,
-                         split_sentences, starts_midline, table_head)
-from index.embed import span_tokens
-from index.store import ChunkRecord, Store, open_store, pack_tokens
-from qa.errors import ModelMismatchError, UsageError
-from qa.settings import Settings
+from index.settings import Settings
+from index.split import (
+    SPLIT_VERSION,
+    chunk_id,
+    chunk_spans,
+    headings,
+    is_reference_list,
+    is_reference_section,
+    is_residue,
+    split_sentences,
+    starts_midline,
+    table_head,
+)
+from index.store import (
+    ChunkRecord,
+    Manifest,
+    Store,
+    manifest_path,
+    open_store,
+    pack_tokens,
+)
 
 FLUSH_CHUNKS = 256  # embed across files in batches of about this many chunks
 
@@ -185,9 +202,7 @@ class Indexer:
                 f"index into a new QA_DATA_DIR (or delete {self.settings.data_dir}) to switch models"
             )
         if not built_with:
-            db = self.store.manifest.connect()
-            with db:
-                self.store.manifest.set_meta(db, "model", model)
+            self.store.manifest.put_meta("model", model)
 
     def run(self, paths: list[Path]) -> IndexReport:
         t0 = time.perf_counter()
@@ -250,9 +265,7 @@ class Indexer:
             raise io_error(e) from None
         if old and old["sha256"] == sha:
             self.report.skipped += 1
-            db = self.store.manifest.connect()
-            with db:
-                db.execute("UPDATE files SET size=?, mtime_ns=? WHERE source=?", (st.st_size, st.st_mtime_ns, source))
+            self.store.manifest.touch_file(source, st.st_size, st.st_mtime_ns)
             return
         t = time.perf_counter()
         doc = load_document(path, source, runner=self.runner, max_bytes=self.settings.max_file_mb * 2**20)
@@ -322,14 +335,12 @@ def up_to_date(paths: list[Path], settings: Settings) -> IndexReport | None:
     """A report of 'nothing to do' when every file under `paths` matches the manifest by size and
     mtime and none has vanished; else None. Reads only the manifest and the file system, so an
     unchanged re-run never imports torch or Chroma."""
-    manifest_path = settings.data_dir / "manifest.sqlite"
-    if not manifest_path.exists() or settings.chroma_url:
+    path = manifest_path(settings.data_dir)
+    if not path.exists() or settings.chroma_url:
         return None
     t0 = time.perf_counter()
     files, roots, other = discover(paths)
-    from index.store import Manifest
-
-    manifest = Manifest(manifest_path)
+    manifest = Manifest(path)
     if manifest.get_meta("model") != _model_id(settings):
         return None
     rows = {r["source"]: r for r in manifest.files()}

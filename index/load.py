@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.errors import QAError
+from index.errors import QAError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 BOUNDED_SUFFIXES = (".pdf", ".docx", ".html", ".htm")  # parsed in a worker with time/memory limits

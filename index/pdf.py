@@ -3,7 +3,7 @@
 PDFium (pypdfium2) reads a page's text in reading order, two-column pages included, and marks a word
 it finds hyphenated across a line end; that mark becomes a soft hyphen (U+00AD) here, so the text
 keeps the hyphen's place (offsets and quotes stay the document's) while what is embedded, searched
-and shown reads one word (the tokenizers drop it; `split.as_prose` too). Ligatures (ﬁ, ﬂ) are read
+and shown reads one word (the tokenizers drop it; `text.as_prose` too). Ligatures (ﬁ, ﬂ) are read
 as their letters. Running headers, footers and page numbers are found by repetition across pages
 (`furniture`): they stay in the page text, so offsets stay exact, and are kept out of chunks.
 Leaves out: everything after the text (split.py, indexer.py).

@@ -18,6 +18,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from index.text import one_line
+
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a plausible start.
 _SENT_END = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9À-Ý])""")
 _ABBREV = {
@@ -180,32 +182,6 @@ def starts_midline(text: str, start: int) -> bool:
     """Whether `text[start:]` begins in the middle of a line of `text`, after something on it that
     is not indentation (pure)."""
     return bool(text[text.rfind("\n", 0, start) + 1 : start].strip())
-
-
-def one_line(text: str) -> str:
-    """Text with each run of whitespace, line breaks too, read as one space: how a sentence that a
-    document wraps across lines is shown (its span, and so a citation's quote, keeps them)."""
-    return " ".join(text.split())
-
-
-# Markdown's marks around words, which an answer reads without: a link's target ("[the docs](https://...)",
-# "[`exec()`][]", "[spec][MIME]") and strong emphasis ("**Requests**").
-_MD_LINK = re.compile(r"""(?<![\w\])])\[([^\]\n]+)\](?:\((?:[^()\s]|\([^()\s]*\))*\)|\[[^\]\n]*\])""")
-_MD_STRONG = re.compile(r"""(\*\*|__)(?=\S)(.+?)(?<=\S)\1""")
-
-
-# A hyphen at a line's end between two words: the compound's own hyphen ("self-\nattention"), as a
-# word hyphenated only to fit the line comes from PDFs as a soft hyphen (index/pdf.py).
-_LINE_END_HYPHEN = re.compile(r"""(?<=\w)-[ \t]*\n\s*(?=\w)""")
-
-
-def as_prose(text: str) -> str:
-    """How a sentence reads in an answer (pure): on one line (`one_line`), a word hyphenated across a
-    line end as one word, and a Markdown link or strong emphasis as its words ("[official
-    documentation](https://...)" -> "official documentation"). A citation's quote keeps the
-    document's characters."""
-    text = _LINE_END_HYPHEN.sub("-", text.replace("\u00ad", ""))
-    return _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", one_line(text)))
 
 
 # Section headings: a Markdown heading, a numbered one ("3.2 Dynamic masking", "2 TEMPLATE OVERVIEW")

@@ -25,9 +25,9 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.bm25 import Bm25Index
+from index.errors import BackendError, IndexLockedError
+from index.settings import Settings
 from index.split import split_sentences
-from qa.errors import BackendError, IndexLockedError
-from qa.settings import Settings
 
 COLLECTION_CONFIG = {"hnsw": {"space": "cosine"}}
 SCHEMA = """
@@ -67,8 +67,14 @@ class ChunkRecord:
         return md
 
 
+def manifest_path(data_dir: Path) -> Path:
+    """Where a data directory's manifest lives (readable without opening Chroma or the model)."""
+    return data_dir / "manifest.sqlite"
+
+
 class Manifest:
-    """sqlite record of what is indexed. WAL mode, so readers never block the writer."""
+    """sqlite record of what is indexed. WAL mode, so readers never block the writer. All the
+    project's SQL is here."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +105,26 @@ class Manifest:
 
     def set_meta(self, db: sqlite3.Connection, key: str, value: str) -> None:
         db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def put_meta(self, key: str, value: str) -> None:
+        """Set one meta value in its own transaction."""
+        db = self.connect()
+        with db:
+            self.set_meta(db, key, value)
+
+    def touch_file(self, source: str, size: int, mtime_ns: int) -> None:
+        """A file whose content is unchanged got a new size/mtime record (touched, or copied back)."""
+        db = self.connect()
+        with db:
+            db.execute("UPDATE files SET size=?, mtime_ns=? WHERE source=?", (size, mtime_ns, source))
+
+    def add_bare_chunks(self, source: str, rows: list[tuple[str, int, str]]) -> None:
+        """Chunks with no file row and no vectors (`qa bench`'s synthetic corpus): (id, ord, text)."""
+        db = self.connect()
+        with db:
+            db.executemany('INSERT INTO chunks(id, source, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
+                           [(i, source, o, 0, len(t), t) for i, o, t in rows])
+            self.bump_generation(db)
 
     def generation(self) -> int:
         return int(self.get_meta("generation", "0") or 0)
@@ -143,22 +169,22 @@ class Manifest:
                 out[rec.id] = (row[2] + spans[-1].start, row[3][spans[-1].start : spans[-1].end], row[5], len(spans) - 1)
         return out
 
-    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+    def sentence_vectors(self, ids: list[str], dimension: int) -> dict[str, np.ndarray]:
         """Stored sentence vectors of these chunks (id -> float32 rows, one per sentence of the
         chunk's text in `split_sentences` order); chunks without them are left out."""
         if not ids:
             return {}
         q = f"SELECT id, svec FROM chunks WHERE svec IS NOT NULL AND id IN ({','.join('?' * len(ids))})"
-        return {r[0]: np.frombuffer(r[1], dtype=np.float16).reshape(-1, 384).astype(np.float32)
+        return {r[0]: np.frombuffer(r[1], dtype=np.float16).reshape(-1, dimension).astype(np.float32)
                 for r in self.connect().execute(q, ids)}
 
-    def sentence_tokens(self, ids: list[str]) -> dict[str, list[np.ndarray]]:
+    def sentence_tokens(self, ids: list[str], dimension: int) -> dict[str, list[np.ndarray]]:
         """Stored token vectors of these chunks' sentences (id -> one float32 array of unit rows per
         sentence, in `split_sentences` order); chunks without them are left out."""
         if not ids:
             return {}
         q = f"SELECT id, tvec FROM chunks WHERE tvec IS NOT NULL AND id IN ({','.join('?' * len(ids))})"
-        return {r[0]: unpack_tokens(r[1]) for r in self.connect().execute(q, ids)}
+        return {r[0]: unpack_tokens(r[1], dimension) for r in self.connect().execute(q, ids)}
 
     def chunk_id_set(self) -> set[str]:
         return {r[0] for r in self.connect().execute("SELECT id FROM chunks")}
@@ -209,16 +235,16 @@ def pack_tokens(sentences: list[np.ndarray]) -> bytes:
     (unit rows: the reader restores the direction, which is all a cosine needs). A quarter of
     float32's size; cosines to the float32 vectors measured in tests/test_embed.py."""
     counts = np.array([len(sentences), *(len(t) for t in sentences)], dtype=np.uint16)
-    rows = np.concatenate([t for t in sentences if len(t)] or [np.zeros((0, 384), np.float32)])
+    rows = np.concatenate([t for t in sentences if len(t)] or [np.zeros((0, 0), np.float32)])
     scale = 127.0 / np.maximum(np.abs(rows).max(axis=1, keepdims=True), 1e-12)
     return counts.tobytes() + np.round(rows * scale).astype(np.int8).tobytes()
 
 
-def unpack_tokens(blob: bytes) -> list[np.ndarray]:
+def unpack_tokens(blob: bytes, dimension: int) -> list[np.ndarray]:
     """`pack_tokens`' sentences back as float32 unit rows."""
     n = int(np.frombuffer(blob, dtype=np.uint16, count=1)[0])
     counts = np.frombuffer(blob, dtype=np.uint16, count=n + 1)[1:].astype(np.int64)
-    rows = np.frombuffer(blob, dtype=np.int8, offset=2 * (n + 1)).reshape(-1, 384).astype(np.float32)
+    rows = np.frombuffer(blob, dtype=np.int8, offset=2 * (n + 1)).reshape(-1, dimension).astype(np.float32)
     rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     return np.split(rows, np.cumsum(counts)[:-1])
 
@@ -250,7 +276,7 @@ class Store:
         self.data_dir = settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embeddings = embeddings
-        self.manifest = Manifest(self.data_dir / "manifest.sqlite")
+        self.manifest = Manifest(manifest_path(self.data_dir))
         self.client = chroma_client(settings)
         # The collection itself for writing; langchain-chroma's view of it (`vectors`) only when a
         # search needs it, so `qa index` never imports LangChain's retriever stack.
@@ -268,6 +294,53 @@ class Store:
     @property
     def max_batch_size(self) -> int:
         return int(self.client.get_max_batch_size())
+
+    # -- what the answering side asks ------------------------------------------------------------
+    def dense(self, query: str, n: int) -> list[tuple[str, float]]:
+        """The `n` chunks nearest the query by cosine: (id, similarity), best first."""
+        vector = self.embeddings.embed_query(query)
+        return self.dense_by_vector(vector, n)
+
+    def dense_by_vector(self, vector: list[float], n: int) -> list[tuple[str, float]]:
+        hits = self.vectors.similarity_search_by_vector_with_relevance_scores(vector, k=n)
+        # Chroma returns cosine *distance*; similarity = 1 - distance.
+        return [(doc.id, 1.0 - float(dist)) for doc, dist in hits]
+
+    def keyword(self, query: str, n: int) -> list[tuple[str, float]]:
+        """The `n` best chunks by BM25: (id, score), best first."""
+        self.refresh_bm25()
+        return self.bm25.search(query, n)
+
+    def chunks(self, ids: list[str]) -> dict[str, ChunkRecord]:
+        return self.manifest.chunks(ids)
+
+    def leads(self, records: list[ChunkRecord]) -> dict[str, tuple[int, str, str, int]]:
+        return self.manifest.leads(records)
+
+    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        return self.manifest.sentence_vectors(ids, self.embeddings.dimension)
+
+    def sentence_tokens(self, ids: list[str]) -> dict[str, list[np.ndarray]]:
+        return self.manifest.sentence_tokens(ids, self.embeddings.dimension)
+
+    def files(self) -> list[sqlite3.Row]:
+        return self.manifest.files()
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) indexed."""
+        return self.manifest.counts()
+
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        return self.manifest.all_chunks()
+
+    def vector_count(self) -> int:
+        return int(self.collection.count())
+
+    def add_bare_chunks(self, source: str, ids: list[str], vectors, texts: list[str], first_ord: int = 0) -> None:
+        """Chunks given their vectors, with no file behind them (`qa bench`'s synthetic corpus)."""
+        metas = [{"source": source, "start": 0, "end": len(t), "ord": first_ord + i} for i, t in enumerate(texts)]
+        self.collection.add(ids=ids, embeddings=vectors, documents=texts, metadatas=metas)
+        self.manifest.add_bare_chunks(source, [(i, first_ord + k, t) for k, (i, t) in enumerate(zip(ids, texts))])
 
     # -- text copies -------------------------------------------------------------------------
     def text_path(self, source: str) -> Path:

@@ -10,8 +10,8 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from index.errors import UsageError
 from index.load import SUPPORTED_SUFFIXES
-from qa.errors import UsageError
 
 MAX_NAME = 120
 

@@ -16,13 +16,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.bm25 import fold
-from index.split import as_prose, field_value, is_markup, row_prose, table_rows
-from qa.cite import Sentence, check_generated, content_stems, content_words, make_citation, passage_sentences, previous_sentences
+from index.settings import Settings
+from index.split import field_value, is_markup, row_prose, table_rows
+from index.text import as_prose, content_stems, fold
+from qa.cite import (
+    Sentence,
+    check_generated,
+    make_citation,
+    passage_sentences,
+    previous_sentences,
+)
 from qa.prompt import NOT_FOUND, answer_messages
+from qa.question import Question
 from qa.schema import Answer, AnswerSpan, Citation, Passage
 from qa.score import SentenceScorer, leans_back
-from qa.settings import Settings
 
 NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 
@@ -32,14 +39,13 @@ def should_abstain(best_score: float, threshold: float) -> bool:
     return best_score < threshold
 
 
-_YES_NO = re.compile(r"\s*(?i:is|are|was|were|am|do|does|did|can|could|will|would|shall|should|has|have|had|may|might|must)\b")
 
 
-def echo_stems(question: str) -> set[str] | None:
-    """The stems a sentence must go beyond to answer `question` (`adds_nothing`), or None for a
-    question that asks yes or no ("Do prices include VAT?"), which a sentence that only says it
-    answers ("Prices include VAT.")."""
-    return None if _YES_NO.match(question) else content_stems(question)
+def echo_stems(q: Question) -> set[str] | None:
+    """The stems a sentence must go beyond to answer the question's query (`adds_nothing`), or None
+    for a question that asks yes or no ("Do prices include VAT?"), which a sentence that only says
+    it answers ("Prices include VAT.")."""
+    return None if q.yes_no else content_stems(q.query)
 
 
 def adds_nothing(sentence: str, question_stems: set[str] | None) -> bool:
@@ -75,22 +81,6 @@ def choose_sentences(sentences: list[Sentence], previous: list[Sentence | None],
         if sentences[i].text != sentences[best].text:
             chosen.append(sentences[i])
     return chosen
-
-
-# "Who is Liu?", "What was the Scottish Parliament?", and as a chat lead-in leaves it ("Can you tell
-# me who Blinken is?" -> "who Blinken is?"): a question that asks what a name is.
-_NAME = r"(?i:the\s+)?(?P<name>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)"
-_BE = r"(?i:is|was|are|were)"
-_DEFINITIONS = (re.compile(rf"\s*(?i:who|what)\s+{_BE}\s+{_NAME}\s*[?.!]*\s*$"),
-                re.compile(rf"\s*(?i:who|what)\s+{_NAME}\s+{_BE}\s*[?.!]*\s*$"))
-
-
-def definition_subject(question: str) -> str | None:
-    """The name a "Who is X?" / "What is X?" question asks about, or None (pure)."""
-    for pattern in _DEFINITIONS:
-        if m := pattern.match(question):
-            return m.group("name")
-    return None
 
 
 def mentions(sentence: str, name: str) -> bool:
@@ -138,11 +128,12 @@ class ExtractiveAnswerer:
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
         return nearest_citations(sentences, scores, passages, n)
 
-    def answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
+    def answer(self, q: Question, passages: list[Passage]) -> Answer:
+        question, query = q.plain, q.query
         sentences, previous, scores = self.scorer.score(query, passages, asked=question)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
-        asked = echo_stems(query)
+        asked = echo_stems(q)
 
         def after(s: Sentence) -> str:  # the text just after a sentence in its passage: an underline shows a heading
             p = passages[s.passage]
@@ -153,7 +144,7 @@ class ExtractiveAnswerer:
         if should_abstain(float(scores[order[0]]), self.threshold):
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages), answerer=self.name)
         sources = [passages[x.passage].source for x in sentences]
-        order = introduction_first(definition_subject(question), sentences, sources, scores, order, self.second_ratio)
+        order = introduction_first(q.subject, sentences, sources, scores, order, self.second_ratio)
         antecedents = [None if p is not None and is_markup(p.text) else p for p in previous]  # "Abstract¶" is no subject
         chosen = choose_sentences(sentences, antecedents, scores, order, self.max_sentences, self.second_ratio)
         scored = {(s.passage, s.start): float(x) for s, x in zip(sentences, scores)}
@@ -165,8 +156,8 @@ class ExtractiveAnswerer:
             parts.append(f"{as_prose(s.text)} [{n}]")  # wrapped across lines or marked up, it reads as prose
         return Answer(" ".join(parts), citations=citations, answerer=self.name)
 
-    def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:
-        yield self.answer(question, query, passages)
+    def stream(self, q: Question, passages: list[Passage]) -> Iterator[Answer]:
+        yield self.answer(q, passages)
 
 
 def named_row(question: str, i: int, sentences: list[Sentence], passages: list[Passage], role: list, span, a: int, b: int):
@@ -231,7 +222,8 @@ class ReaderAnswerer:
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
         return nearest_citations(sentences, scores, passages, n)
 
-    def answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
+    def answer(self, q: Question, passages: list[Passage]) -> Answer:
+        question, query = q.plain, q.query
         sentences = [s for s in passage_sentences(passages)]
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
@@ -279,8 +271,8 @@ class ReaderAnswerer:
         return Answer(" ".join(parts), citations=citations, answerer=self.name, passages=scored, span=answer_span,
                       confidence=confidence)
 
-    def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:
-        yield self.answer(question, query, passages)
+    def stream(self, q: Question, passages: list[Passage]) -> Iterator[Answer]:
+        yield self.answer(q, passages)
 
 
 @dataclass
@@ -291,7 +283,8 @@ class GenerativeAnswerer:
     name: str = "generative"
     failure: Callable[[Exception], Exception] | None = None  # what the model's own errors become (llm.backend_failure)
 
-    def stream(self, question: str, query: str, passages: list[Passage]) -> Iterator[Answer]:
+    def stream(self, q: Question, passages: list[Passage]) -> Iterator[Answer]:
+        question = q.text  # a language model reads the question as the person wrote it
         if not passages:
             yield Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
             return
@@ -311,32 +304,3 @@ class GenerativeAnswerer:
         checked, citations, unsupported = check_generated(text, passages, self.encode, self.support_threshold)
         yield Answer(checked, citations=citations, unsupported=unsupported, answerer=self.name,
                      abstained=not citations)
-
-
-# "And about the UN?", "What about Israel?": a question that goes on from the one before.
-_GOES_ON = re.compile(r"\s*(?i:and|but|also|about|what about|how about)\b")  # "about": "And" taken off as a lead-in
-# Capitalised words that open a question rather than name anything.
-_OPENERS = {"who", "what", "when", "where", "why", "how", "which", "is", "did", "does", "the", "and", "but", "also",
-            "can", "could", "tell", "please"}
-
-
-def is_followup(question: str) -> bool:
-    """A question that leans on the conversation: pronoun-led, going on from the one before ("And
-    about the UN?"), or without content of its own."""
-    words = re.findall(r"[a-z']+", question.lower())
-    pronouns = {"he", "she", "it", "they", "them", "his", "her", "hers", "its", "their", "him", "this",
-                "that", "these", "those", "there", "then"}
-    return any(w in pronouns for w in words) or bool(_GOES_ON.match(question)) or len(content_words(question)) <= 1
-
-
-def rewrite_followup(question: str, history: list[str]) -> str:
-    """Extractive mode's follow-up resolution: carry what the previous question was about (its
-    names, else its content words; a previous follow-up with what it carried) into the query, after
-    the new question so its type still leads."""
-    if not (history and is_followup(question)):
-        return question
-    previous = rewrite_followup(history[-1], history[:-1])  # itself a follow-up: what it was about
-    names = re.findall(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*", previous)
-    names = [n for n in names if n.lower() not in _OPENERS]
-    carried = " ".join(names) if names else " ".join(content_words(previous))
-    return f"{question} ({carried})" if carried else question

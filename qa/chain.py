@@ -1,5 +1,4 @@
-"""The chain: {question, history} -> check -> take off a chat lead-in -> rewrite follow-up -> retrieve ->
-rerank -> answer -> cite.
+"""The chain: {question, history} -> understand (qa/question.py) -> retrieve and rerank -> answer and cite.
 
 A LangChain Runnable built by `build_chain(settings)`. `chain.stream(...)` yields Answer
 snapshots (a generative answer's draft grows, then the checked answer comes last);
@@ -7,103 +6,33 @@ snapshots (a generative answer's draft grows, then the checked answer comes last
 """
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
-from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, ReaderAnswerer, rewrite_followup
-from qa.cite import asked_words, content_words, spelling_suggestions
+from index.embed import TokenEmbedder
+from index.settings import Settings
+from qa.answer import ExtractiveAnswerer, GenerativeAnswerer, ReaderAnswerer
+from qa.cite import asked_words, spelling_suggestions
 from qa.prompt import condense_messages
+from qa.question import NO_DOCUMENTS, Question, understand
 from qa.reader import build_reader
 from qa.rerank import RerankedRetriever, SentenceReranker
 from qa.retrieve import HybridRetriever, to_passage
-from qa.schema import Answer
+from qa.schema import Answer, Passage
 from qa.score import SentenceScorer
-from qa.settings import Settings
-
-EMPTY_QUESTION = "Please type a question about your documents."
-OVERVIEW = ("I answer from the few passages that match a question, so I cannot summarise all your documents "
-            "at once: ask about something in them (who, what, when, how many ...). The Library lists what is "
-            "indexed (in a terminal: qa status).")
-# A request with no words but these asks about the documents as a whole ("Summarize the documents",
-# "What are these files about?"); one that names anything else ("Summarize what Liu said") is a question.
-_OVERVIEW_CUES = frozenset("""summarize summarise summary summaries overview gist tl dr tldr
-    documents document files file texts text corpus library everything""".split())
-_OVERVIEW_WORDS = _OVERVIEW_CUES | frozenset("give tell main key points point topics topic contents content short brief briefly please all".split())
-SMALL_TALK = "Ask me a question about your documents: I answer from them only, with a citation for each claim."
-_SMALL_TALK_WORDS = frozenset("hi hello hey hiya thanks thank ok okay bye goodbye cheers".split())
-NO_DOCUMENTS = ("No documents are indexed yet: add some with \"Add documents\" in the browser, or `qa index PATH` "
-                "in a terminal, then ask again.")
-
-
-def check_question(question: str, max_chars: int) -> str | None:
-    """Why a question cannot be answered as asked, or None when it can (pure)."""
-    if not question or not re.search(r"\w", question):
-        return EMPTY_QUESTION
-    if len(question) > max_chars:
-        return (f"Your question is {len(question):,} characters long; please ask it in under "
-                f"{max_chars:,} characters (put long text into a document and index it instead).")
-    words = set(content_words(question))
-    if words and words <= _OVERVIEW_WORDS and words & _OVERVIEW_CUES:
-        return OVERVIEW
-    if words and words <= _SMALL_TALK_WORDS:  # "hi", "thanks!", "ok": nothing to look up
-        return SMALL_TALK
-    return None
-
-
-# How people lead into a question in a chat ("Can you tell me who Blinken is?", "I'd like to know
-# ..."): none of it is what the documents are asked about, and the words weigh against the sentence
-# that answers (idf makes a word the documents never use the heaviest of all), so it is taken off.
-_LEAD_INS = [re.compile(p, re.I) for p in (
-    r"(hi|hello|hey|ok|okay|so|well|and|also|now)\b[\s,!.:;-]+",
-    r"please\b[\s,]*",
-    r"(can|could|would|will)\s+you\s+(please\s+)?",
-    r"(tell|show|give)\s+me\s+((all|everything|more|something|anything|a\s+bit|a\s+little)\s+)?((about|on|regarding|concerning)\s+)?",
-    r"(explain|describe)\s+((to\s+me|for\s+me)\s+)?",
-    r"(i\s+(want|wanna|need|would\s+like)\s+to\s+(know|find\s+out|learn|understand)|i\s*['’]d\s+like\s+to\s+know|"
-    r"(do|does)\s+(you|anyone|the\s+documents?)\s+know|i\s+(wonder|was\s+wondering)|let\s+me\s+know)\s+((about|regarding)\s+)?",
-    r"what\s+(do|does)\s+(you|the\s+documents?|it|they)\s+(know|say)\s+(about|of|on)\s+",
-)]
-_TRAILING = re.compile(r"(\s*,\s*(please|thanks|thank\s+you))+\s*([.!?]*)$", re.I)  # "..., please?" (not "as they please")
-
-
-def plain_question(question: str) -> str:
-    """The question without a chat lead-in or a trailing "please" (pure): "Can you tell me who
-    Blinken is?" -> "who Blinken is?". A question that would be left with no words stays as asked."""
-    plain = question.strip()
-    changed = True
-    while changed:
-        changed = False
-        for lead in _LEAD_INS:
-            m = lead.match(plain)
-            if m and m.end() < len(plain):
-                plain, changed = plain[m.end():].lstrip(), True
-    plain = _TRAILING.sub(r"\3", plain)
-    return plain if plain != question.strip() and content_words(plain) else question
-
-
-def question_names(question: str) -> list[str]:
-    """The names a question asks about (pure): its capitalised words after the first, without a
-    possessive ("Celeron's" -> "Celeron"); acronyms ("CCP") and initials ("U.S.") are left out, as
-    documents often spell them out."""
-    words = re.findall(r"[^\W\d_][\w-]*(?:['’][\w]+)?", question)
-    out = []
-    for w in words[1:]:
-        name = re.sub(r"['’]s?$", "", w)
-        if len(name) > 1 and name[:1].isupper() and not name.isupper() and name not in out:
-            out.append(name)
-    return out
 
 
 def sentence_scorer(store) -> SentenceScorer:
     """Scores sentences with the vectors the index stored for them and the retriever's cached query vector."""
     e = store.embeddings
-    return SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.manifest.sentence_vectors,
-                          query_tokens=getattr(e, "query_tokens", None), stored_tokens=store.manifest.sentence_tokens,
-                          encode_tokens=getattr(e, "encode_tokens", None), word_idf=store.word_idf)
+    tokens = isinstance(e, TokenEmbedder)
+    return SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.sentence_vectors,
+                          query_tokens=e.query_tokens if tokens else None, stored_tokens=store.sentence_tokens,
+                          encode_tokens=e.encode_tokens if tokens else None, word_idf=store.word_idf)
 
 
 def build_retriever(settings: Settings, store, scorer: SentenceScorer | None = None, k: int | None = None) -> BaseRetriever:
@@ -118,6 +47,82 @@ def build_retriever(settings: Settings, store, scorer: SentenceScorer | None = N
     return RerankedRetriever(base=base, reranker=reranker)
 
 
+@dataclass
+class Turn:
+    """What the chain carries from step to step: the question and what was found for it."""
+
+    question: Question
+    t0: float
+    problem: str | None = None  # the question's own, or one found on the way (nothing indexed)
+    passages: list[Passage] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # names the question asks about that no document has
+    suggestions: dict[str, str] = field(default_factory=dict)  # asked word -> the documents' spelling
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Pipeline:
+    """The chain's steps over a `Turn`: understand -> retrieve -> answer. `build_chain` makes one
+    from settings and composes its steps as LangChain runnables."""
+
+    store: object  # index.store.Store
+    retriever: BaseRetriever
+    answerer: object  # ReaderAnswerer | ExtractiveAnswerer | GenerativeAnswerer
+    max_question_chars: int = 2000
+    condense: Callable[[str, list[str]], str] | None = None  # a language model's follow-up rewrite
+
+    def understand(self, inp: dict) -> Turn:
+        t0 = time.perf_counter()
+        question = understand(inp.get("question") or "", inp.get("history") or [], self.max_question_chars)
+        if self.condense is not None and question.problem is None and question.history:
+            question = question.searching(self.condense(question.text, list(question.history)) or question.plain)
+        return Turn(question, t0, problem=question.problem, timings={"rewrite_ms": (time.perf_counter() - t0) * 1000})
+
+    def retrieve(self, turn: Turn) -> Turn:
+        if turn.problem:
+            return turn
+        t = time.perf_counter()
+        q = turn.question
+        passages = [to_passage(d) for d in self.retriever.invoke(q.query)]
+        if not passages and not self.store.counts()[1]:  # retrieval finds nothing only in an empty index
+            return replace(turn, problem=NO_DOCUMENTS)
+        names = list(q.names)  # the question as asked, not what a follow-up carries
+        unseen = self.store.unseen(names + [w for w in asked_words(q.plain) if w not in names])
+        return replace(turn, passages=passages, unmatched=[w for w in unseen if w in names],
+                       suggestions=spelling_suggestions(unseen, passages),
+                       timings={**turn.timings, "retrieve_ms": (time.perf_counter() - t) * 1000})
+
+    def answer(self, turns: Iterator[Turn]) -> Iterator[Answer]:
+        turn = None
+        for turn in turns:
+            pass
+        assert turn is not None
+        if turn.problem:
+            yield Answer(turn.problem, abstained=True, query=turn.question.query, answerer=self.answerer.name)
+            return
+        t = time.perf_counter()
+        for ans in self.answerer.stream(turn.question, turn.passages):
+            yield replace(ans, query=turn.question.query, unmatched=turn.unmatched, suggestions=turn.suggestions,
+                          passages=ans.passages or turn.passages,  # the reader's passages carry its scores
+                          timings={**turn.timings, "answer_ms": (time.perf_counter() - t) * 1000,
+                                   "total_ms": (time.perf_counter() - turn.t0) * 1000})
+
+
+def build_answerer(settings: Settings, scorer: SentenceScorer, llm=None, encode=None):
+    """The answerer by settings: the trained reader (default), the bi-encoder (`QA_READER=none`), or a
+    language model (`QA_ANSWERER=ollama:...|openai:...`)."""
+    from qa.llm import backend_failure
+
+    reader = build_reader(settings.reader) if llm is None else None
+    if reader is not None:
+        threshold = reader.threshold if settings.reader_threshold is None else settings.reader_threshold
+        return ReaderAnswerer(reader, threshold, settings.max_answer_sentences)
+    if llm is None:
+        return ExtractiveAnswerer(scorer, settings.abstain_threshold, settings.max_answer_sentences)
+    return GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer,
+                              failure=lambda e: backend_failure(settings, e))
+
+
 def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
     """Assemble the chain. `store` and `llm` may be given (tests); otherwise built from settings."""
     from index.store import open_store
@@ -125,69 +130,17 @@ def build_chain(settings: Settings, store=None, llm=None) -> Runnable:
 
     store = store or open_store(settings)
     llm = llm if llm is not None else build_chat_model(settings)
-    encode = store.embeddings.encode
     scorer = sentence_scorer(store)
-    retriever = build_retriever(settings, store, scorer)
-    reader = build_reader(settings.reader) if llm is None else None
-    if reader is not None:
-        threshold = reader.threshold if settings.reader_threshold is None else settings.reader_threshold
-        answerer = ReaderAnswerer(reader, threshold, settings.max_answer_sentences)
-    elif llm is None:
-        answerer = ExtractiveAnswerer(scorer, settings.abstain_threshold, settings.max_answer_sentences)
-    else:
-        answerer = GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer,
-                                      failure=lambda e: backend_failure(settings, e))
-
-    def prepare(inp: dict) -> dict:
-        t0 = time.perf_counter()
-        question = inp.get("question") or ""
-        history = [h for h in (inp.get("history") or []) if h and h.strip()]
-        problem = check_question(question, settings.max_question_chars)
-        query = plain = plain_question(question) if problem is None else question
-        if problem is None and history:
-            if llm is None:
-                query = rewrite_followup(plain, history)
-            else:
-                try:
-                    query = str(llm.invoke(condense_messages(question, history)).content).strip() or plain
-                except Exception as e:
-                    raise backend_failure(settings, e) from e
-        # The extractive answerer scores sentences against the question without its lead-in; an LLM
-        # reads the question as the person wrote it.
-        asked = plain if llm is None else question
-        return {"question": asked, "history": history, "query": query, "problem": problem,
-                "timings": {"rewrite_ms": (time.perf_counter() - t0) * 1000}, "t0": t0}
-
-    def retrieve(state: dict) -> dict:
-        if state["problem"]:
-            return {**state, "passages": [], "unmatched": [], "suggestions": {}}
-        t = time.perf_counter()
-        passages = [to_passage(d) for d in retriever.invoke(state["query"])]
-        if not passages and not store.manifest.counts()[1]:  # retrieval finds nothing only in an empty index
-            return {**state, "problem": NO_DOCUMENTS, "passages": [], "unmatched": [], "suggestions": {}}
-        names = question_names(state["question"])  # the question as typed, not what it carries
-        unseen = store.unseen(names + [w for w in asked_words(state["question"]) if w not in names])
-        unmatched = [w for w in unseen if w in names]
-        return {**state, "passages": passages, "unmatched": unmatched, "suggestions": spelling_suggestions(unseen, passages),
-                "timings": {**state["timings"], "retrieve_ms": (time.perf_counter() - t) * 1000}}
-
-    def answer(states: Iterator[dict]) -> Iterator[Answer]:
-        state: dict = {}
-        for s in states:
-            state.update(s)
-        if state["problem"]:
-            yield Answer(state["problem"], abstained=True, query=state["query"], answerer=answerer.name)
-            return
-        t = time.perf_counter()
-        for ans in answerer.stream(state["question"], state["query"], state["passages"]):
-            ans.query, ans.unmatched = state["query"], state["unmatched"]
-            ans.passages = ans.passages or state["passages"]  # the reader's passages carry its scores
-            ans.suggestions = state["suggestions"]
-            ans.timings = {**state["timings"], "answer_ms": (time.perf_counter() - t) * 1000,
-                           "total_ms": (time.perf_counter() - state["t0"]) * 1000}
-            yield ans
-
-    return RunnableLambda(prepare) | RunnableLambda(retrieve) | RunnableGenerator(answer)
+    condense = None
+    if llm is not None:
+        def condense(question: str, history: list[str]) -> str:
+            try:
+                return str(llm.invoke(condense_messages(question, history)).content).strip()
+            except Exception as e:
+                raise backend_failure(settings, e) from e
+    pipeline = Pipeline(store, build_retriever(settings, store, scorer), build_answerer(settings, scorer, llm, store.embeddings.encode),
+                        settings.max_question_chars, condense)
+    return RunnableLambda(pipeline.understand) | RunnableLambda(pipeline.retrieve) | RunnableGenerator(pipeline.answer)
 
 
 def ask(chain: Runnable, question: str, history: list[str] | None = None) -> Answer:

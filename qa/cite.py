@@ -18,18 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.bm25 import fold, stemmer
 from index.split import split_sentences
+from index.text import STOPWORDS, WORD, fold, plain_apostrophes, stemmer, word_overlap
 from qa.schema import Citation, Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-WORD = re.compile(r"[A-Za-z0-9À-ÿ]+(?:'[A-Za-z]+)?")
-STOPWORDS = frozenset(
-    """a an the and or but of to in on at by for with from as is are was were be been being it its this
-    that these those he she they them his her their him we you i me my our your who whom whose what which
-    when where why how do does did has have had not no so than then there here into about over also
-    will would can could should may might must say said says""".split()
-)
 
 
 @dataclass(frozen=True)
@@ -74,38 +67,6 @@ def previous_sentences(sentences: list[Sentence], passages: list[Passage]) -> li
     return out
 
 
-def word_spans(text: str, content_only: bool = False) -> np.ndarray:
-    """Where `text`'s words (or only its content words) lie: (start, end) character offsets, one row per word."""
-    words = [(m.start(), m.end()) for m in WORD.finditer(text.replace("’", "'"))
-             if not (content_only and m.group().lower() in STOPWORDS)]
-    return np.array(words, dtype=np.int64).reshape(-1, 2)
-
-
-def content_words(text: str) -> list[str]:
-    """The words of `text` that carry content, lower-cased and without accents (as BM25 reads
-    them); a typographic apostrophe is read as a plain one, so "China’s" and "China's" stem alike."""
-    return [w for w in (t.lower() for t in WORD.findall(fold(text.replace("’", "'")))) if w not in STOPWORDS]
-
-
-def content_stems(text: str) -> set[str]:
-    """The content words of `text`, stemmed as BM25 stems them (Snowball: "described" and
-    "describe" meet)."""
-    return set(stemmer().stemWords(content_words(text)))
-
-
-def stem_overlap(claim: set[str], quote: set[str], weights: dict[str, float] | None = None) -> float:
-    """Share of the claim's stems that the quote has; with `weights`, a weighted share (a stem
-    without a weight counts 1)."""
-    weight = (weights or {}).get
-    total = sum(weight(s, 1.0) for s in claim)
-    return sum(weight(s, 1.0) for s in claim & quote) / total if total else 0.0
-
-
-def word_overlap(claim: str, quote: str) -> float:
-    """Share of the claim's content words (stemmed) that the quote contains."""
-    return stem_overlap(content_stems(claim), content_stems(quote))
-
-
 _SPECIFIC = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_][\w-]*")
 
 
@@ -114,7 +75,7 @@ def specifics(text: str) -> list[str]:
     the first (which is capitalised as the sentence's start), folded and lower-cased, without a
     possessive; "1,000" reads as "1000"."""
     out = []
-    for i, m in enumerate(_SPECIFIC.finditer(fold(text.replace("’", "'")))):
+    for i, m in enumerate(_SPECIFIC.finditer(fold(plain_apostrophes(text)))):
         w = m.group()
         if w[0].isdigit():
             out.append(w.replace(",", "").rstrip("."))
@@ -129,7 +90,7 @@ def missing_specifics(claim: str, source: str, prefix: int = 4) -> list[str]:
     passage about the Communist Party's international affairs department). A name counts as
     stated when a word of the source starts with it or it with one, at least `prefix` letters long
     ("Palestine", "Palestinian"), or they share a stem."""
-    words = {w.lower().replace(",", "") for w in _SPECIFIC.findall(fold(source.replace("’", "'")))}
+    words = {w.lower().replace(",", "") for w in _SPECIFIC.findall(fold(plain_apostrophes(source)))}
     stems = set(stemmer().stemWords(list(words)))
 
     def stated(x: str) -> bool:

@@ -6,7 +6,7 @@
   qa status [--json]                       what the index holds
   qa serve [--port N] [--host H] [--open]  the chat UI (same as `python ui.py`)
   qa eval DATASET [--report FILE.md]       measure answers on labelled questions
-  qa train-reader [--data FILE ...]        train the reader (qa/train_reader.py)
+  qa train-reader [--data FILE ...]        train the reader (qa/training/)
 Errors are one line on stderr with an exit code (2: bad usage or path); never a traceback.
 """
 from __future__ import annotations
@@ -18,9 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-import qa  # noqa: F401  (offline / no-telemetry environment)
-from qa.errors import QAError
-from qa.settings import Settings, load_settings
+from index.errors import QAError
+from index.settings import Settings, debugging, load_settings, offline_environment
 
 
 def _print_json(obj) -> None:
@@ -124,7 +123,7 @@ def cmd_chat(args, settings: Settings) -> int:
         try:
             answer = ask(chain, line, history)
         except Exception as e:  # an answerer's server gone, say: the conversation goes on
-            if os.environ.get("QA_DEBUG"):
+            if debugging():
                 raise
             print(error_line(e), file=sys.stderr, flush=True)
             continue
@@ -136,12 +135,12 @@ def cmd_chat(args, settings: Settings) -> int:
 
 
 def status(settings: Settings) -> dict:
-    from index.store import Manifest
+    from index.store import Manifest, manifest_path
 
-    manifest_path = settings.data_dir / "manifest.sqlite"
-    if not manifest_path.exists():
+    path = manifest_path(settings.data_dir)
+    if not path.exists():
         return {"documents": 0, "chunks": 0, "model": None, "data_dir": str(settings.data_dir), "updated": None}
-    m = Manifest(manifest_path)
+    m = Manifest(path)
     docs, chunks = m.counts()
     updated = m.get_meta("updated_at")
     return {
@@ -169,7 +168,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from qa.errors import UsageError
+    from index.errors import UsageError
     from qa.measure.evaluate import report_markdown, run_eval
 
     dataset = Path(args.dataset)
@@ -208,8 +207,9 @@ def cmd_eval(args, settings: Settings) -> int:
 
 
 def cmd_train_reader(args, settings: Settings) -> int:
-    from qa.errors import UsageError
-    from qa.train_reader import DEFAULT_SHARED, run
+    from index.errors import UsageError
+    from qa.training import run
+    from qa.training.data import DEFAULT_SHARED
 
     if args.minutes is not None and args.minutes <= 0 or args.steps is not None and args.steps < 1 or args.lr <= 0:
         raise UsageError("--minutes, --steps and --lr take a positive number")
@@ -233,8 +233,8 @@ def cmd_train_reader(args, settings: Settings) -> int:
 
 
 def cmd_bench(args, settings: Settings) -> int:
+    from index.errors import UsageError
     from qa.measure.bench import format_table, run_bench
-    from qa.errors import UsageError
 
     corpus = Path(args.corpus) if args.corpus else None
     if corpus is not None and not corpus.exists():
@@ -316,6 +316,7 @@ def error_line(e: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline_environment()
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(top_k=getattr(args, "top_k", None), port=getattr(args, "port", None),
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush fails silently too
         return 141  # as a command ended by SIGPIPE
     except Exception as e:  # the last line of defence: one line, not a traceback
-        if os.environ.get("QA_DEBUG"):
+        if debugging():
             raise
         print(error_line(e), file=sys.stderr)
         return 1

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
-from qa.errors import BackendError
-from qa.settings import Settings
+from index.errors import BackendError
+from index.settings import Settings
 
 
 def parse_answerer(name: str) -> tuple[str, str]:

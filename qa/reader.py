@@ -1,7 +1,7 @@
 """The reader: (question, passages) -> how likely each passage answers it, the answer span, and a
 score for each sentence.
 
-A MiniLM fine-tuned for extractive question answering by `qa train-reader` (qa/train_reader.py):
+A MiniLM fine-tuned for extractive question answering by `qa train-reader` (qa/training/):
 it reads the question with a window of whole sentences and gives, per token, how likely the answer
 starts and ends there (the [CLS] token standing for "no answer"), and for the window, how likely it
 holds an answer at all. It runs on ONNX Runtime from an int8 export with its tokenizer.json, so
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import UsageError
 from qa.cite import Sentence
-from qa.errors import UsageError
 
 MAX_TOKENS = 192
 WINDOW_WORDS = 110  # a passage is read in windows of whole sentences up to this many words

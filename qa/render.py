@@ -10,7 +10,7 @@ import html
 import re
 from pathlib import PurePath
 
-from index.split import as_prose, one_line
+from index.text import as_prose, one_line
 from qa.schema import Answer, Citation
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~&])")
@@ -26,22 +26,20 @@ def md_escape(text: str) -> str:
     return _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1) else f"\\{m.group(3)}", flat)
 
 
-def citation_label(c: Citation | dict, full_path: bool = False, numbered: bool = True) -> str:
-    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
-    name = get("source") if full_path else PurePath(get("source")).name
-    extras = [f"p. {get('page')}" if get("page") else None, f"§{get('section')}" if get("section") else None, get("date")]
-    return (f"[{get('n')}] " if numbered else "") + name + "".join(f" · {e}" for e in extras if e)
+def citation_label(c: Citation, full_path: bool = False, numbered: bool = True) -> str:
+    name = c.source if full_path else PurePath(c.source).name
+    extras = [f"p. {c.page}" if c.page else None, f"§{c.section}" if c.section else None, c.date]
+    return (f"[{c.n}] " if numbered else "") + name + "".join(f" · {e}" for e in extras if e)
 
 
-def source_lines(citations: list) -> list[str]:
+def source_lines(citations: list[Citation]) -> list[str]:
     """One label a citation, each telling it apart from the others (pure): file (or title), page,
     section, date, and where two would read the same, the first words of its quote."""
     labels = [citation_label(c, numbered=False) for c in citations]
     out = []
     for c, label in zip(citations, labels):
-        quote = c["quote"] if isinstance(c, dict) else c.quote
         if labels.count(label) > 1:
-            words = as_prose(quote).split()
+            words = as_prose(c.quote).split()
             label += f" · “{' '.join(words[:6])}{'…' if len(words) > 6 else ''}”"
         out.append(label)
     return out
@@ -52,15 +50,14 @@ def _linked_markers(text: str) -> str:
     return re.sub(r"\\\[(\d+)\\\]", r"[\\[\1\\]](#cite-\1)", text)
 
 
-def unmatched_note(answer: Answer | dict) -> str | None:
+def unmatched_note(answer: Answer) -> str | None:
     """What to say of the question's names that no document has, and of its words that no document
     has but that look misspelt (a retrieved word is spelt nearly so), or None (pure)."""
-    get = answer.get if isinstance(answer, dict) else lambda k: getattr(answer, k)
-    names, fixes = get("unmatched") or [], get("suggestions") or {}
+    names, fixes = answer.unmatched or [], answer.suggestions or {}
     notes = []
     if names:
         said = " or ".join(f"“{n}”" for n in names)
-        notes.append(f"No indexed document mentions {said}." if get("abstained") else
+        notes.append(f"No indexed document mentions {said}." if answer.abstained else
                      f"No indexed document mentions {said}: the passages cited are the closest matches, not about it.")
     if others := [w for w in fixes if w not in names]:
         notes.append(f"No indexed document has {' or '.join(f'“{w}”' for w in others)}.")
@@ -157,34 +154,59 @@ def highlight_html(text: str, start: int, end: int, context: int | None = 400, m
     )
 
 
-def passage_panel_html(c: dict, text: str | None) -> str:
+def passage_panel_html(c: Citation, text: str | None) -> str:
     head = html.escape(citation_label(c))  # the file's name, as a person knows it; no internal path
-    if text is None or text[c["start"] : c["end"]] != c["quote"]:
-        body = f'<mark id="cite-mark">{html.escape(c["quote"])}</mark>'
+    if text is None or text[c.start : c.end] != c.quote:
+        body = f'<mark id="cite-mark">{html.escape(c.quote)}</mark>'
         note = '<p class="qa-note">The document changed since it was indexed; showing the quote as indexed.</p>'
     else:
-        body, note = highlight_html(text, c["start"], c["end"]), ""
+        body, note = highlight_html(text, c.start, c.end), ""
     return (f'<div class="qa-passage"><div class="qa-passage-head">{head}</div>{note}'
             f'<div class="qa-passage-text">{body}</div></div>')
 
 
-def document_html(c: dict, text: str) -> str:
-    return f'<div class="qa-document">{highlight_html(text, c["start"], c["end"], context=None)}</div>'
+def document_html(c: Citation, text: str) -> str:
+    return f'<div class="qa-document">{highlight_html(text, c.start, c.end, context=None)}</div>'
 
 
-def export_markdown(turns: list[tuple[str, Answer | dict]]) -> str:
+def export_markdown(turns: list[tuple[str, Answer]]) -> str:
     """A conversation as Markdown, each answer followed by its citations."""
     out = ["# Conversation", ""]
     for question, ans in turns:
-        d = ans.to_dict() if isinstance(ans, Answer) else ans
-        text, span = d["answer"], (d.get("answer_span") or {}).get("text")
-        if span and as_prose(span) in text:  # the reader's answer, in bold as in the chat
-            shown = as_prose(span)
+        text = ans.text
+        if ans.span and as_prose(ans.span.text) in text:  # the reader's answer, in bold as in the chat
+            shown = as_prose(ans.span.text)
             text = text.replace(shown, f"**{shown}**", 1)
         out += [f"**Q:** {question}", "", f"**A:** {text}", ""]
-        if note := unmatched_note(d):
+        if note := unmatched_note(ans):
             out += [f"*{note}*", ""]
-        for c in d.get("citations", []):
-            out.append(f"- {citation_label(c, full_path=True)} (chars {c['start']}-{c['end']}): “{one_line(c['quote'])}”")
+        for c in ans.citations:
+            out.append(f"- {citation_label(c, full_path=True)} (chars {c.start}-{c.end}): “{one_line(c.quote)}”")
         out.append("")
     return "\n".join(out)
+
+
+def inspector_md(answer: Answer | None) -> str:
+    """The retrieval inspector: each passage read, with every score and rank, and which were cited."""
+    if answer is None:
+        return "Ask a question to see what was retrieved."
+    cited = {c.passage_id for c in answer.citations}
+    rows = ["| # | source | dense (rank) | BM25 (rank) | fused (rank) | best sentence | reader | cited |", "|---|---|---|---|---|---|---|---|"]
+    for i, p in enumerate(answer.passages, start=1):
+        d = f"{p.dense_score:.3f} ({p.dense_rank})" if p.dense_score is not None else "–"
+        b = f"{p.bm25_score:.2f} ({p.bm25_rank})" if p.bm25_score is not None else "–"
+        f = f"{p.fused_score:.4f} ({p.fused_rank})" if p.fused_rank else f"{p.fused_score:.4f}"
+        sent = f"{p.sentence_score:.3f}" if p.sentence_score is not None else "–"
+        reader = f"{p.reader_score:.3f}" if p.reader_score is not None else "–"
+        rows.append(f"| {i} | {PurePath(p.source).name} {p.start}-{p.end} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p.id in cited else ''} |")
+    head = f"**Query used:** {answer.query}"
+    if answer.confidence is not None:  # the reader's: how likely any passage answers, against its threshold
+        head += f" · **reader confidence:** {answer.confidence:.3f}"
+    return head + "\n\n" + "\n".join(rows)
+
+
+def answerer_label(name: str, base_url: str | None = None) -> str:
+    """The page header's line: the answerer that answers now."""
+    if name == "extractive":
+        return f"**Answerer:** `{name}` · offline extractive quotes"
+    return f"**Answerer:** `{name}`" + (f" at {base_url}" if base_url else "")

@@ -48,23 +48,13 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 20
     rrf_k: int = 60
 
-    def dense(self, query: str, n: int) -> list[tuple[str, float]]:
-        vector = self.store.embeddings.embed_query(query)
-        hits = self.store.vectors.similarity_search_by_vector_with_relevance_scores(vector, k=n)
-        # Chroma returns cosine *distance*; similarity = 1 - distance.
-        return [(doc.id, 1.0 - float(dist)) for doc, dist in hits]
-
-    def sparse(self, query: str, n: int) -> list[tuple[str, float]]:
-        self.store.refresh_bm25()
-        return self.store.bm25.search(query, n)
-
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        dense = self.dense(query, self.fetch_k)
-        sparse = self.sparse(query, self.fetch_k)
+        dense = self.store.dense(query, self.fetch_k)
+        sparse = self.store.keyword(query, self.fetch_k)
         fused = rrf_fuse([[i for i, _ in dense], [i for i, _ in sparse]], k=self.rrf_k)
         top = sorted(fused, key=lambda i: -fused[i])[: self.k]
-        records = self.store.manifest.chunks(top)
-        leads = self.store.manifest.leads(list(records.values()))
+        records = self.store.chunks(top)
+        leads = self.store.leads(list(records.values()))
         dense_info = {i: (s, r) for r, (i, s) in enumerate(dense, start=1)}
         sparse_info = {i: (s, r) for r, (i, s) in enumerate(sparse, start=1)}
         docs = []

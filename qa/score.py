@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.bm25 import stemmer
-from index.embed import span_tokens
+from index.encoders import span_tokens
 from index.split import split_sentences
-from qa.cite import Sentence, content_stems, content_words, passage_sentences, previous_sentences, stem_overlap
+from index.text import content_stems, content_words, stem_overlap, stemmer
+from qa.cite import Sentence, passage_sentences, previous_sentences
+from qa.question import question_type
 from qa.schema import Passage
 
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b\d{1,2}(st|nd|rd|th)\s+century\b|\bcentur(y|ies)\b", re.I)
@@ -38,19 +39,6 @@ W_CONTEXT = 0.5
 W_TOKEN = 0.4
 # Sentence openings that refer back: a pronoun or a demonstrative as the subject.
 _LEANS_BACK = re.compile(r"(it|he|she|they|this|these|those|its|his|her|their|such|there|the latter|the former)\b", re.I)
-
-
-def question_type(question: str) -> str | None:
-    q = question.lower().strip()
-    if re.match(r"(how (many|much|long|old|far|large|big|tall)|what (percentage|number|amount))\b", q):
-        return "number"
-    if re.match(r"(when|what (year|date|time|day|month|century|decade)|in (what|which) (year|century))\b", q):
-        return "date"
-    if re.match(r"(who|whom|whose)\b", q):
-        return "person"
-    if re.match(r"where\b", q):
-        return "place"
-    return None
 
 
 def type_match(qtype: str | None, sentence: str, question: str) -> float:
@@ -212,7 +200,7 @@ class SentenceScorer:
     # Sentence vectors stored at indexing time (chunk id -> rows in `split_sentences` order), so
     # scoring embeds only the question; sentences without one are embedded here.
     stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None
-    # The token match: a question's token states (index.embed.TokenStates), the sentences' token
+    # The token match: a question's token states (index.encoders.TokenStates), the sentences' token
     # vectors stored at indexing time (chunk id -> one array per sentence), and token states of
     # texts the index lacks them for. Without `query_tokens` there is no token match.
     query_tokens: Callable[[str], object] | None = None

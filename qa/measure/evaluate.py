@@ -21,9 +21,9 @@ from pathlib import Path, PurePath
 
 import numpy as np
 
-from qa.errors import UsageError
+from index.errors import UsageError
+from index.settings import Settings
 from qa.progress import progress as show_progress
-from qa.settings import Settings
 
 THRESHOLDS = [round(x, 3) for x in np.arange(0.025, 0.976, 0.025)]
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from index.embed import MiniLMEmbeddings, export_onnx, int8_path, model_path, onnx_path
+from index.embed import MiniLMEmbeddings
+from index.encoders import export_onnx, int8_path, model_path, onnx_path
 
 TEXTS = [
     "Li Xiaolin was born in 1953.",
@@ -72,7 +73,7 @@ def test_precision_and_runtime_follow_the_settings(tmp_path):
 
 
 def test_an_unwritable_model_cache_is_one_clear_error(tmp_path):
-    from qa.errors import BackendError
+    from index.errors import BackendError
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -110,7 +111,7 @@ def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
 
 
 def test_token_states_come_from_the_chunks_own_pass_and_pack_to_int8(exported):
-    from index.embed import span_tokens, word_mask
+    from index.encoders import span_tokens, word_mask
     from index.store import pack_tokens, unpack_tokens
 
     cache, _ = exported
@@ -131,7 +132,7 @@ def test_token_states_come_from_the_chunks_own_pass_and_pack_to_int8(exported):
     assert sum(len(t) for t in per_sentence) == len(words) and all(len(t) for t in per_sentence)
     # stored in int8 with the sentence counts: a quarter of float32, directions kept
     blob = pack_tokens(per_sentence)
-    back = unpack_tokens(blob)
+    back = unpack_tokens(blob, 384)
     assert len(blob) == 2 * 3 + 384 * len(words)
     assert [len(t) for t in back] == [len(t) for t in per_sentence]
     assert min(float((a * b).sum(axis=1).min()) for a, b in zip(back, per_sentence)) > 0.999

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import cli_json
+
+from index.errors import IndexLockedError, ModelMismatchError
 from index.indexer import index_paths, remove_document
 from index.load import decode_text
 from index.store import open_store
-from qa.errors import IndexLockedError, ModelMismatchError
 
 PARA = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
         "a region in France. They were descended from Norse raiders and pirates from Denmark, Iceland and Norway.")
@@ -296,7 +296,7 @@ def test_sentence_vectors_are_stored_with_their_chunks_and_kept_across_edits(tmp
     index_paths([doc], settings, progress=False)
     store = open_store(settings)
     chunks = store.manifest.chunks(sorted(store.manifest.chunk_id_set()))
-    stored = store.manifest.sentence_vectors(list(chunks))
+    stored = store.sentence_vectors(list(chunks))
     assert set(stored) == set(chunks)
     for cid, rows in stored.items():
         texts = [chunks[cid].text[s.start : s.end] for s in split_sentences(chunks[cid].text)]
@@ -307,11 +307,12 @@ def test_sentence_vectors_are_stored_with_their_chunks_and_kept_across_edits(tmp
     report = index_paths([doc], settings, progress=False)
     after = store.manifest.chunk_id_set()
     assert 0 < report.added < len(after)
-    assert set(store.manifest.sentence_vectors(sorted(after))) == after
+    assert set(store.sentence_vectors(sorted(after))) == after
 
 
 def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
     from qa.answer import ExtractiveAnswerer
+    from qa.question import understand
     from qa.retrieve import HybridRetriever, to_passage
     from qa.score import SentenceScorer
 
@@ -326,10 +327,10 @@ def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
         return store.embeddings.encode(texts)
 
     question = "Who gave their name to Normandy?"
-    with_store = ExtractiveAnswerer(SentenceScorer(encode, stored=store.manifest.sentence_vectors)).answer(question, question, passages)
+    with_store = ExtractiveAnswerer(SentenceScorer(encode, stored=store.sentence_vectors)).answer(understand(question), passages)
     assert calls == [[question]]  # the question only: every sentence came from the index
     calls.clear()
-    without = ExtractiveAnswerer(SentenceScorer(encode)).answer(question, question, passages)
+    without = ExtractiveAnswerer(SentenceScorer(encode)).answer(understand(question), passages)
     assert len(calls) == 2 and len(calls[1]) > 1  # the question, then the sentences
     assert with_store.text == without.text and with_store.citations == without.citations
 
@@ -337,11 +338,12 @@ def test_the_answerer_embeds_only_what_the_index_lacks(tmp_path, settings):
 def test_token_vectors_are_stored_with_their_chunks_and_read_by_the_answerer(tmp_path):
     """With the real model: each chunk's sentences' token vectors are stored (int8, in context),
     kept across an edit, and the answer's token match reads them instead of running the sentences."""
+    from index.settings import Settings
     from index.split import split_sentences
     from qa.answer import ExtractiveAnswerer
+    from qa.question import understand
     from qa.retrieve import HybridRetriever, to_passage
     from qa.score import SentenceScorer
-    from qa.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "qa-data", embedding="minilm")
     doc = tmp_path / "a.txt"
@@ -349,14 +351,14 @@ def test_token_vectors_are_stored_with_their_chunks_and_read_by_the_answerer(tmp
     index_paths([doc], settings, progress=False)
     store = open_store(settings)
     ids = sorted(store.manifest.chunk_id_set())
-    tokens = store.manifest.sentence_tokens(ids)
+    tokens = store.sentence_tokens(ids)
     assert set(tokens) == set(ids)
     for cid, rec in store.manifest.chunks(ids).items():
         assert len(tokens[cid]) == len(split_sentences(rec.text)) and all(len(t) > 3 for t in tokens[cid])
     doc.write_text(PARA + "\n\n" + long_doc(30) + "\n\nA new closing paragraph about something else entirely.")
     report = index_paths([doc], settings, progress=False)
     after = store.manifest.chunk_id_set()
-    assert 0 < report.added < len(after) and set(store.manifest.sentence_tokens(sorted(after))) == after
+    assert 0 < report.added < len(after) and set(store.sentence_tokens(sorted(after))) == after
 
     question = "Who gave their name to Normandy?"
     passages = [to_passage(d) for d in HybridRetriever(store=store, k=3).invoke(question)]
@@ -367,14 +369,14 @@ def test_token_vectors_are_stored_with_their_chunks_and_read_by_the_answerer(tmp
         return store.embeddings.encode_tokens(texts)
 
     e = store.embeddings
-    scorer = SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.manifest.sentence_vectors,
-                            query_tokens=e.query_tokens, stored_tokens=store.manifest.sentence_tokens, encode_tokens=encode_tokens)
-    with_tokens = ExtractiveAnswerer(scorer).answer(question, question, passages)
+    scorer = SentenceScorer(e.encode, embed_query=e.embed_query, stored=store.sentence_vectors,
+                            query_tokens=e.query_tokens, stored_tokens=store.sentence_tokens, encode_tokens=encode_tokens)
+    with_tokens = ExtractiveAnswerer(scorer).answer(understand(question), passages)
     assert runs == [] and "Normans" in with_tokens.text  # the sentences' tokens all came from the index
     scorer = SentenceScorer(e.encode, embed_query=e.embed_query, query_tokens=e.query_tokens, encode_tokens=encode_tokens)
-    alone = ExtractiveAnswerer(scorer).answer(question, question, passages)
+    alone = ExtractiveAnswerer(scorer).answer(understand(question), passages)
     assert len(runs) == 1 and len(runs[0]) > 1 and alone.text == with_tokens.text  # each sentence run alone: same answer
-    no_match = ExtractiveAnswerer(SentenceScorer(e.encode, embed_query=e.embed_query)).answer(question, question, passages)
+    no_match = ExtractiveAnswerer(SentenceScorer(e.encode, embed_query=e.embed_query)).answer(understand(question), passages)
     assert with_tokens.citations[0].score > no_match.citations[0].score  # the token match adds to the score
 
 
@@ -414,6 +416,7 @@ def test_chunks_of_wrapped_text_record_where_they_start_and_their_stored_sentenc
 
     from index.split import split_sentences, starts_midline
     from qa.answer import ExtractiveAnswerer
+    from qa.question import understand
     from qa.retrieve import HybridRetriever, to_passage
     from qa.score import SentenceScorer
 
@@ -424,7 +427,7 @@ def test_chunks_of_wrapped_text_record_where_they_start_and_their_stored_sentenc
     text = store.document_text(str(doc).removeprefix(os.getcwd() + "/"))
     sentences = [(s.start, s.end) for s in split_sentences(text)]
     records = store.manifest.chunks(sorted(store.manifest.chunk_id_set()))
-    stored = store.manifest.sentence_vectors(list(records))
+    stored = store.sentence_vectors(list(records))
     assert sum(r.midline for r in records.values()) >= 3
     for cid, r in records.items():
         assert r.midline == starts_midline(text, r.start)
@@ -440,5 +443,5 @@ def test_chunks_of_wrapped_text_record_where_they_start_and_their_stored_sentenc
         calls.append(list(texts))
         return store.embeddings.encode(texts)
 
-    ExtractiveAnswerer(SentenceScorer(encode, stored=store.manifest.sentence_vectors)).answer(question, question, passages)
+    ExtractiveAnswerer(SentenceScorer(encode, stored=store.sentence_vectors)).answer(understand(question), passages)
     assert calls == [[question]]  # every sentence's vector came from the index

@@ -3,14 +3,13 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import cli_json
 
 pytestmark = pytest.mark.integration
 
 
 def test_bench_json_emits_every_key(tmp_path, capsys):
-    data = json.loads((Path(__file__).parent / "data" / "squad2-dev-a.json").read_text())
+    data = json.loads((Path(__file__).parents[1] / "data" / "squad2-dev-a.json").read_text())
     article = data["data"][0]
     tiny = {"version": "v2.0", "data": [{"title": article["title"], "paragraphs": article["paragraphs"][:4]}]}
     corpus = tmp_path / "tiny.json"
@@ -35,7 +34,7 @@ def test_bench_json_emits_every_key(tmp_path, capsys):
 def test_bench_reads_a_folder_of_pdfs_with_its_questions(capsys):
     """A folder corpus: the tutorial reads its PDFs with pypdf, ours with PDFium, and both are asked
     the folder's questions.jsonl, so the right-document-first rate is measured for each."""
-    pdfs = Path(__file__).parent / "data" / "pdfs"
+    pdfs = Path(__file__).parents[1] / "data" / "pdfs"
     out = cli_json(capsys, "bench", "--json", "--corpus", str(pdfs), "--questions", "6")
     for side in ("tutorial", "ours"):
         assert out[side]["chunks"] > 20 and 0 <= out[side]["right_document_first"] <= 1

@@ -10,12 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import LIU_Q, ROOT, SEED_000, free_port
+
 from index.indexer import index_paths
+from index.settings import Settings
 from index.store import open_store
 from qa.chain import ask, build_chain
-from qa.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.server]
 

@@ -6,7 +6,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import LIU_Q, ROOT, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -20,7 +19,7 @@ EVIL = ("The Zephyr project stores its launch code in vault 4471. <script>window
 def app_url(tmp_path_factory):
     import ui
     from index.indexer import index_paths
-    from qa.settings import Settings
+    from index.settings import Settings
 
     docs = tmp_path_factory.mktemp("docs")
     (docs / "zephyr.txt").write_text(EVIL, encoding="utf-8")
@@ -224,7 +223,7 @@ def test_table_questions_over_an_uploaded_markdown_file_and_a_docx(page, tmp_pat
 def test_remove_asks_first_and_names_what_goes(browser, tmp_path):
     import ui
     from index.indexer import index_paths
-    from qa.settings import Settings
+    from index.settings import Settings
 
     (tmp_path / "kettle.md").write_text("The kettle boils water in 90 seconds.", encoding="utf-8")
     (tmp_path / "toaster.md").write_text("The toaster has four slots.", encoding="utf-8")

@@ -12,7 +12,7 @@ from index.indexer import index_paths
 from index.store import open_store
 from qa.chain import ask, build_chain
 
-CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "conversations.jsonl").read_text().splitlines() if line.strip()]
+CASES = [json.loads(line) for line in (Path(__file__).parents[1] / "data" / "conversations.jsonl").read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.integration

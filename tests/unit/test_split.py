@@ -5,7 +5,8 @@ import random
 import textwrap
 
 from index.load import parse_date_prefix
-from index.split import as_prose, chunk_id, chunk_spans, one_line, split_sentences, starts_midline
+from index.split import chunk_id, chunk_spans, split_sentences, starts_midline
+from index.text import as_prose, one_line
 
 SEED = open("seeds/000_85dd2a9e8a7d58fd.txt", encoding="utf-8").read()
 SEEDS = "\n\n".join(t[parse_date_prefix(t)[1]:] for t in (open(p, encoding="utf-8").read() for p in sorted(glob.glob("seeds/*.txt"))))

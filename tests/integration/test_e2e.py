@@ -1,13 +1,12 @@
 """End to end with the real MiniLM model and a real Chroma on disk: the CLI contract."""
-import json
 import io
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import LIU_Q, ROOT, SEED_000, cli_json, run_cli
 
 pytestmark = pytest.mark.integration
@@ -187,10 +186,10 @@ def test_an_answer_in_a_sentence_that_leans_back_comes_with_its_antecedent(tmp_p
         assert out["citations"][1]["score"] > out["citations"][0]["score"]
         assert out["citations"][0]["passage_id"] == out["citations"][1]["passage_id"]
     else:  # the retriever gives the chunk its lead: the sentence before it, from the chunk before
+        from index.settings import load_settings
+        from index.store import open_store
         from qa.chain import build_retriever
         from qa.retrieve import to_passage
-        from qa.settings import load_settings
-        from index.store import open_store
 
         settings = load_settings()
         passages = [to_passage(d) for d in build_retriever(settings, open_store(settings)).invoke("Who founded it?")]
@@ -210,7 +209,7 @@ def test_a_sentence_wrapped_across_lines_is_answered_whole(tmp_path, monkeypatch
     sentence, so the answer was "... the engineer Marta Quill, who designed its lamp to" [1]."""
     import textwrap
 
-    from test_ingest import make_pdf
+    from tests.integration.test_ingest import make_pdf
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -226,8 +225,8 @@ def test_a_sentence_wrapped_across_lines_is_answered_whole(tmp_path, monkeypatch
     first = out["citations"][0]
     assert " ".join(first["quote"].split()) == LIGHTHOUSE.split(" It was")[0]
     assert "\n" in first["quote"]  # the quote is the document's text, line break and all
+    from index.settings import load_settings
     from index.store import open_store
-    from qa.settings import load_settings
 
     assert open_store(load_settings()).document_text(first["source"])[first["start"] : first["end"]] == first["quote"]
     if kind == "txt":
@@ -287,7 +286,7 @@ def test_a_heading_is_not_the_answer_and_header_fields_are_their_own_lines(tmp_p
 def test_a_word_tables_row_answers_and_a_yes_or_no_question_gets_the_sentence_that_says_so(tmp_path, monkeypatch, capsys):
     """A .docx table was never indexed (only its paragraphs were); "Do prices include VAT?" must be
     answered by "Prices include VAT.", which holds nothing but the question's words."""
-    from test_ingest import make_kettles_docx
+    from tests.integration.test_ingest import make_kettles_docx
 
     docs = tmp_path / "docs"
     docs.mkdir()

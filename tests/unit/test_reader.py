@@ -3,19 +3,17 @@ made-up logits and texts; the shipped reader on the seeds; and `qa train-reader`
 tiny subset (train a few steps, export to int8 ONNX, load, score, continue from the export)."""
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from qa.cite import Sentence
 from qa.reader import Reading, Span, read, span_scores, windows
 from qa.schema import Passage
-from qa.train_reader import Article, answer_span, auc, build_examples, length_batches, swap, window
-
-from conftest import ROOT, cli_json, run_cli
+from qa.training.data import Article, answer_span, build_examples, swap, window
+from qa.training.model import auc, length_batches
 
 TEXT = "Tesla was born in 1856. He moved to America in 1884. He died in New York in 1943."
 
@@ -134,114 +132,6 @@ def test_auc():
     assert auc([0.9, 0.8], [0.1, 0.2]) == 1.0 and auc([0.1], [0.9]) == 0.0 and auc([0.5], [0.5]) == 0.5
 
 
-# -- the shipped reader ---------------------------------------------------------------------------
-@pytest.mark.integration
-def test_the_shipped_reader_is_committed_with_its_card_and_threshold():
-    from qa.reader import SHIPPED, build_reader
-
-    card = json.loads((SHIPPED / "reader.json").read_text())
-    assert 0 < card["threshold"] < 1 and card["steps"] > 0
-    assert (SHIPPED / "reader.onnx").stat().st_size < 30_000_000
-    assert (SHIPPED / "README.md").read_text().count("CC BY-SA") >= 1
-    assert build_reader("shipped").threshold == card["threshold"]
-    assert build_reader("none") is None
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize("question, answer", [
-    ("Which region was Blinken visiting at the time of the call?", "Middle East"),  # abstained on with QA_READER=none
-    ("Who heads the Chinese Communist Party's international affairs department?", "Liu Jianchao"),
-])
-def test_the_reader_marks_the_answer_inside_its_exact_quote(real_env, capsys, question, answer):
-    out = cli_json(capsys, "ask", question, "--json")
-    assert not out["abstained"] and answer in out["answer"]
-    span = out["answer_span"]
-    text = (ROOT / span["source"]).read_text(encoding="utf-8")
-    assert text[span["start"]:span["end"]] == span["text"] and answer in span["text"]
-    c = out["citations"][0]
-    assert text[c["start"]:c["end"]] == c["quote"] and c["start"] <= span["start"] < span["end"] <= c["end"]
-
-
-@pytest.mark.integration
-def test_the_cli_marks_the_span_in_bold_and_none_reader_marks_nothing(real_env, capsys, monkeypatch):
-    code, out, _ = run_cli(capsys, "ask", "Which journalist reported Liu's message to Israel?")
-    assert code == 0 and "**" in out.splitlines()[0]
-    monkeypatch.setenv("QA_READER", "none")
-    out = cli_json(capsys, "ask", "Which journalist reported Liu's message to Israel?", "--json")
-    assert out["answer_span"] is None and out["confidence"] is None
-
-
-@pytest.mark.integration
-def test_a_question_no_document_answers_is_abstained_on(real_env, capsys):
-    out = cli_json(capsys, "ask", "What is the boiling point of mercury at sea level?", "--json")
-    assert out["abstained"] and out["answer_span"] is None and out["confidence"] < json.loads(
-        (ROOT / "models" / "reader" / "reader.json").read_text())["threshold"]
-
-
-# -- training, end to end ---------------------------------------------------------------------------
-def _tiny_squad(path: Path) -> Path:
-    paras = [{"context": "Tesla was born in 1856 in Smiljan. He studied in Graz. He moved to New York in 1884.",
-              "qas": [{"question": "When did Tesla move to New York?", "answers": [{"text": "1884", "answer_start": 80}]},
-                      {"question": "Where was Tesla born?", "answers": [{"text": "Smiljan", "answer_start": 26}]}]},
-             {"context": "Edison opened a laboratory in Menlo Park in 1876. It became famous for the phonograph.",
-              "qas": [{"question": "Where did Edison open a laboratory?", "answers": [{"text": "Menlo Park", "answer_start": 30}]},
-                      {"question": "What was the laboratory famous for?", "answers": [{"text": "the phonograph", "answer_start": 71}]}]}]
-    path.write_text(json.dumps({"data": [{"title": "Inventors", "paragraphs": paras}]}))
-    return path
-
-
-@pytest.mark.integration
-def test_train_reader_trains_exports_and_the_export_reads(tmp_path, capsys):
-    data = _tiny_squad(tmp_path / "tiny.json")
-    out = tmp_path / "reader"
-    cal = json.loads(data.read_text())
-    cal["data"][0]["paragraphs"][0]["qas"].append({"question": "When did Tesla move to Paris?", "is_impossible": True, "answers": []})
-    (tmp_path / "cal.json").write_text(json.dumps(cal))
-    card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(out), "--steps", "3", "--json",
-                    "--calibrate", str(tmp_path / "cal.json"))
-    assert card["steps"] == 3 and card["examples"]["answer"] == 4
-    c = card["calibration"]
-    assert c["answerable"] == 4 and c["unanswerable"] == 1 and 0 <= card["threshold"] <= 1
-    assert c["answerable_abstained"] <= 0.25  # the threshold sits at the 8th percentile of the answerable ones
-    assert (out / "calibration.png").stat().st_size > 10_000 and "| threshold |" in (out / "README.md").read_text()
-    assert 0.9 <= card["int8_agreement"]["has_answer_corr"] <= 1.0
-    for name in ("reader.onnx", "tokenizer.json", "reader.json", "weights-map.json"):
-        assert (out / name).is_file()
-    from qa.reader import Reader
-
-    reader = Reader(out)
-    text = "Edison opened a laboratory in Menlo Park in 1876."
-    p = Passage(id="x", source="e.txt", start=0, end=len(text), text=text)
-    reading = reader.read("Where did Edison open a laboratory?", [p], [Sentence(0, 0, len(text), text)])
-    span = reading.best()
-    assert 0 <= reading.answerable <= 1 and text[span.start:span.end] == span.text
-
-
-@pytest.mark.integration
-def test_train_reader_continues_from_an_export_and_resumes_from_its_checkpoint(tmp_path, capsys, monkeypatch):
-    import torch
-
-    from qa import reader as reader_mod
-    from qa.train_reader import load_from_export, make_model, base_model_path
-
-    data = _tiny_squad(tmp_path / "tiny.json")
-    first = tmp_path / "first"
-    cli_json(capsys, "train-reader", "--data", str(data), "--out", str(first), "--steps", "2", "--json")
-    model = make_model(base_model_path())
-    trained = torch.load(first / "weights.pt", weights_only=True)
-    load_from_export(model, first)  # the int8 export, dequantized, is the trained model to within its rounding
-    got = model.state_dict()
-    worst = max(float((got[k] - trained[k]).abs().max()) for k in trained if "pooler" not in k)
-    assert worst < 0.1
-    monkeypatch.setattr(reader_mod, "SHIPPED", first)
-    second = tmp_path / "second"
-    card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(second), "--steps", "2", "--from-shipped", "--json")
-    assert card["steps"] == 2
-    # a finished run's checkpoint is resumed from: asked again, it trains no further step
-    card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(second), "--steps", "2", "--json")
-    assert card["steps"] == 2
-
-
 def test_train_reader_usage_errors_are_one_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train-reader", "--data", str(tmp_path / "missing.json"))
     assert code == 2 and "no such file" in err and len(err.strip().splitlines()) == 1
@@ -263,22 +153,3 @@ def test_the_span_is_bold_in_the_chat_and_the_terminal_and_only_in_its_own_sente
     assert chat_markdown(ans).startswith("He moved in 1884. [\\[1\\]](#cite-1) It was **1884** again. [\\[2\\]](#cite-2)")
     ans.span = None
     assert "**" not in cli_text(ans).splitlines()[0]
-
-
-@pytest.mark.integration
-def test_train_reader_reads_your_own_questions_over_your_documents(tmp_path, capsys):
-    docs = tmp_path / "notes"
-    docs.mkdir()
-    (docs / "kettle.md").write_text("# Kettle\n\nThe Delicate preset heats water to 70 degrees. The Boil preset heats it to 100 degrees.\n")
-    qs = tmp_path / "my-questions.jsonl"
-    qs.write_text("\n".join(json.dumps(d) for d in [
-        {"question": "What temperature is the Delicate preset?", "answers": ["70 degrees"], "source": "kettle.md"},
-        {"question": "What temperature is the Boil preset?", "answers": ["100 degrees"], "source": "kettle.md"},
-        {"question": "How much does the kettle weigh?", "answerable": False, "source": "kettle.md"}]))
-    out = tmp_path / "mine"
-    card = cli_json(capsys, "train-reader", "--data", str(qs), "--docs", str(docs), "--out", str(out), "--steps", "2", "--json")
-    assert card["examples"]["answer"] == 2 and card["examples"]["unanswerable"] == 1
-    assert "my-questions.jsonl" in (out / "README.md").read_text()
-    code, _, err = run_cli(capsys, "train-reader", "--data", str(qs), "--out", str(out))
-    assert code == 2 and "--docs" in err
-

@@ -1,16 +1,17 @@
 """One typed settings object, read from the environment (prefix `QA_`) once and passed in.
 
-Only this module reads the environment. Everything else receives a `Settings`.
+Only this module reads or sets the environment. Everything else receives a `Settings`.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.errors import UsageError
+from index.errors import UsageError
 
 
 class Settings(BaseSettings):
@@ -24,12 +25,11 @@ class Settings(BaseSettings):
 
     # `minilm` is the bundled all-MiniLM-L6-v2; `fake` is a deterministic test embedding.
     embedding: str = "minilm"
-    # How documents are embedded (questions always in full precision). `auto`: int8 on ONNX Runtime
-    # (1.5x fp32's throughput, and faster than bf16 even on a CPU with native bf16; qa eval within
-    # 0.5 points; see index/embed.py), or fp32 on the torch runtime.
+    # How documents are embedded (questions always in full precision). `auto`: int8 on ONNX Runtime,
+    # the fastest at the same `qa eval` figures (docs/how-it-works.md, Embedding), or fp32 on torch.
     embed_dtype: Literal["auto", "float32", "bfloat16", "int8"] = "auto"
-    # `onnx` runs the model with ONNX Runtime (same vectors as torch, measured cosine 0.9999998,
-    # no torch import); `torch` runs it with sentence-transformers. bfloat16 always uses torch.
+    # `onnx` runs the model with ONNX Runtime (torch's vectors, without importing torch); `torch`
+    # runs it with sentence-transformers. bfloat16 always uses torch.
     embed_runtime: Literal["onnx", "torch"] = "onnx"
     # Where the ONNX export of the model and its int8 copy are kept (made once, from the installed model).
     model_cache: Path = Path("~/.cache/qa-local")
@@ -37,8 +37,8 @@ class Settings(BaseSettings):
 
     # Chunking: sentences are packed into chunks of at most this many words.
     chunk_words: int = Field(default=120, ge=1)
-    # No overlap: measured better on every `qa eval` figure than one sentence of overlap (hit@5
-    # 0.932 vs 0.919, containment 0.751 vs 0.741), and 15% fewer tokens to embed.
+    # No overlap: better on every `qa eval` figure than one sentence of overlap, and fewer tokens
+    # to embed (docs/bi-encoder-answerer.md).
     chunk_overlap_sentences: int = Field(default=0, ge=0)
     # Heavier parsers (PDF, DOCX, HTML) run in a worker bounded by these.
     parse_timeout_s: float = Field(default=60.0, gt=0)
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=0)
     # Reranking (qa/rerank.py): this many fused candidates are reordered by their best sentence's
     # score, then the first `top_k` kept; 0 turns it off. `rerank_weight` is the sentence order's
-    # weight in the fusion against 1 for retrieval's (qa eval: 1 -> hit@1 0.750, 2 -> 0.799; README).
+    # weight in the fusion against 1 for retrieval's (chosen by `qa eval`: docs/bi-encoder-answerer.md).
     rerank_candidates: int = Field(default=20, ge=0, le=200)
     rerank_weight: float = 2.0
     # The trained reader that picks the answer and decides to abstain (qa/reader.py): `shipped`
@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+
+# Nothing in this project may reach a model hub or send telemetry: the libraries read these on import.
+OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                       "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def offline_environment() -> None:
+    """Set the offline, no-telemetry environment; called right before a hub- or telemetry-aware
+    library (transformers, sentence-transformers, Chroma, Gradio) is imported."""
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
+def debugging() -> bool:
+    """QA_DEBUG=1: let an unexpected error's traceback through (read here, even when other QA_
+    settings are malformed)."""
+    return bool(os.environ.get("QA_DEBUG"))
 
 
 # Settings a command-line flag can set, by the flag's name.

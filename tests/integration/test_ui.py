@@ -2,7 +2,6 @@
 import time
 
 import pytest
-
 from conftest import LIU_Q, SEED_000, free_port
 
 pytestmark = pytest.mark.integration
@@ -50,7 +49,7 @@ def test_chat_abstains_visibly(served):
 
 @pytest.mark.parametrize("host,auth,ok", [("127.0.0.1", None, True), ("0.0.0.0", None, False), ("0.0.0.0", "u:p", True), ("192.168.1.5", None, False)])
 def test_binding_beyond_loopback_needs_a_password(host, auth, ok):
-    from qa.errors import UsageError
+    from index.errors import UsageError
     from ui import check_bind
 
     if ok:
@@ -62,8 +61,8 @@ def test_binding_beyond_loopback_needs_a_password(host, auth, ok):
 
 @pytest.mark.parametrize("name", ["../../x.txt", "/etc/passwd.txt", "a\x00b.txt", "C:\\Windows\\evil.md", "x" * 5000 + ".txt", "..", "", ".hidden.md", "ok name.pdf"])
 def test_upload_names_end_up_safe_inside_the_data_directory(tmp_path, name):
+    from index.errors import UsageError
     from index.uploads import safe_filename, save_upload
-    from qa.errors import UsageError
 
     safe = safe_filename(name)
     assert "/" not in safe and "\\" not in safe and "\x00" not in safe and ".." not in safe
@@ -119,7 +118,6 @@ def test_load_script_small(served):
 
 def test_settings_switch_the_answerer_to_an_openai_compatible_server(served):
     from gradio_client import Client
-
     from openai_server import CannedOpenAI
 
     reply = "Liu Jianchao heads the Chinese Communist Party's international affairs department [1]. He is also an astronaut [4]."
@@ -137,7 +135,6 @@ def test_settings_switch_the_answerer_to_an_openai_compatible_server(served):
 
 def test_a_settings_choice_that_cannot_work_is_refused_and_answering_goes_on(served):
     from gradio_client import Client
-
     from openai_server import CannedOpenAI
 
     client = Client(served, verbose=False)
@@ -159,9 +156,11 @@ def test_source_lines_tell_citations_of_one_file_apart_and_names_drop_internal_p
     from qa.render import source_lines
     from ui import chunks_word, document_names
 
-    cites = [{"n": 1, "source": "/d/a.txt", "quote": "The castle was built in 1066 by William the Conqueror himself.", "page": None, "date": None},
-             {"n": 2, "source": "/d/a.txt", "quote": "It burned down.", "page": None, "date": None},
-             {"n": 3, "source": "/d/p.pdf", "quote": "x", "page": 4, "section": "3.2 Dynamic masking", "date": None}]
+    from qa.schema import Citation
+
+    cites = [Citation(1, "/d/a.txt", 0, 62, "The castle was built in 1066 by William the Conqueror himself.", 0.9),
+             Citation(2, "/d/a.txt", 63, 78, "It burned down.", 0.8),
+             Citation(3, "/d/p.pdf", 0, 1, "x", 0.7, page=4, section="3.2 Dynamic masking")]
     assert source_lines(cites) == ["a.txt · “The castle was built in 1066…”", "a.txt · “It burned down.”", "p.pdf · p. 4 · §3.2 Dynamic masking"]
     assert document_names(["/data/uploads/kettle.md", "seeds/a.txt", "docs/a.txt"]) == {
         "/data/uploads/kettle.md": "kettle.md", "seeds/a.txt": "a.txt (seeds)", "docs/a.txt": "a.txt (docs)"}
@@ -181,7 +180,7 @@ def test_export_has_the_conversation_with_citations(served, tmp_path):
 def test_library_remove_takes_the_chunks_too(tmp_path):
     import ui
     from index.indexer import index_paths
-    from qa.settings import Settings
+    from index.settings import Settings
 
     (tmp_path / "a.txt").write_text("Rollo was the first ruler of Normandy.", encoding="utf-8")
     (tmp_path / "b.txt").write_text("William won at Hastings in 1066.", encoding="utf-8")

@@ -32,8 +32,8 @@ def env_for(data_dir: Path) -> dict:
 
 def snapshot(data_dir: Path) -> tuple[list[str], list[str], int]:
     """Chunk ids recorded in the manifest, ids in Chroma, and the file count."""
+    from index.settings import Settings
     from index.store import open_store
-    from qa.settings import Settings
 
     store = open_store(Settings(data_dir=data_dir, embedding="fake"))
     chroma_ids = sorted(store.collection.get(include=[])["ids"])
@@ -83,9 +83,9 @@ def test_a_second_writer_is_refused_and_queries_keep_working(tmp_path):
     (corpus / "seed.txt").write_text("The abbey of Jumièges was founded in 654 by Saint Philibert.", encoding="utf-8")
     subprocess.run([QA, "index", str(corpus / "seed.txt")], env=env_for(data), check=True, capture_output=True, timeout=300)
 
+    from index.settings import Settings
     from index.store import open_store
     from qa.chain import ask, build_chain
-    from qa.settings import Settings
 
     s = Settings(data_dir=data, embedding="fake", abstain_threshold=0.0)
     chain = build_chain(s, store=open_store(s))

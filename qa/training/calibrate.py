@@ -1,0 +1,116 @@
+"""The abstention threshold, calibrated by running the whole assistant over validation questions; and the model card."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from qa.training.data import HELD_OUT, Article, load_squad
+from qa.training.model import log
+
+
+def validation_articles(shared: Path, share: float = 0.25) -> list[Article]:
+    """What the shipped reader's threshold is calibrated on: the SQuAD 2.0 article kept out of
+    training (its 188 unanswerable questions and the rest), and the first `share` of the paragraphs
+    of each of the 13 SQuAD 1.1 dev articles that SQuAD 2.0 dev (`../shared/eval/`) does not hold."""
+    held = [a for a in load_squad(shared / "squad2-train-first10.json.gz") if a.title in HELD_OUT]
+    dev = [Article(a.title, a.paragraphs[: max(1, int(len(a.paragraphs) * share))])
+           for a in load_squad(shared / "squad1.1-dev-extra13.json.gz")]
+    return held + dev
+
+
+def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float = 0.08, progress: bool = True) -> dict:
+    """Run the assistant with the reader in `folder` over `articles` (retrieval included, as
+    `qa eval` does) and set its abstention threshold where `max_wrong` of the answerable questions
+    fall under it; the card records the threshold, its curve and what it gave."""
+    import tempfile
+
+    from qa.measure.evaluate import draw_curve, run_eval
+
+    with tempfile.TemporaryDirectory(prefix="qa-calibrate-") as tmp:
+        path = Path(tmp) / "validation.json"
+        path.write_text(json.dumps({"version": "v2.0", "data": [{"title": a.title, "paragraphs": a.paragraphs} for a in articles]}))
+        s = settings.model_copy(update={"reader": str(folder), "reader_threshold": 0.0})
+        m, records = run_eval(path, s, progress=progress)
+    ans = np.array([r.top_score for r in records if r.example.answerable])
+    unans = np.array([r.top_score for r in records if not r.example.answerable])
+    threshold = float(np.quantile(ans, max_wrong)) if len(ans) else 0.5
+    draw_curve(m, folder / "calibration.png")
+    card = json.loads((folder / "reader.json").read_text()) if (folder / "reader.json").exists() else {}
+    card["threshold"] = round(threshold, 4)
+    card["calibration"] = {
+        "questions": len(records), "answerable": int(len(ans)), "unanswerable": int(len(unans)), "max_wrong": max_wrong,
+        "answerable_abstained": float((ans < threshold).mean()) if len(ans) else None,
+        "unanswerable_abstained": float((unans < threshold).mean()) if len(unans) else None,
+        "span_exact_match": m["span"]["exact_match"], "span_f1": m["span"]["f1"],
+        "curve": [{"threshold": p["threshold"], "answerable_abstained": p["abstain_answerable"],
+                   "unanswerable_abstained": p["abstain_unanswerable"]} for p in m["abstention"]["curve"]],
+    }
+    (folder / "reader.json").write_text(json.dumps(card, indent=1))
+    (folder / "README.md").write_text(model_card(card, card.get("command", "qa train-reader")))
+    log(f"Threshold {threshold:.3f}: abstains on {card['calibration']['unanswerable_abstained']} of unanswerable and "
+        f"{card['calibration']['answerable_abstained']:.3f} of answerable validation questions")
+    return card
+
+
+ATTRIBUTION = """\
+Trained on (all from `../shared/train/`, see its README):
+- SQuAD 1.1 train (Rajpurkar et al., 2016), CC BY-SA 4.0, less the article `Spectre_(2015_film)`;
+- SQuAD 2.0 train, first 10 articles (Rajpurkar et al., 2018), CC BY-SA 4.0: the 160 unanswerable
+  questions of `The_Legend_of_Zelda:_Twilight_Princess` (its other questions are SQuAD 1.1's);
+- TyDi QA GoldP, English train (Clark et al., 2020), Apache-2.0;
+- COVID-QA (Moller et al., 2020), Apache-2.0.
+Validated and calibrated on SQuAD 1.1 dev (the 13 articles not in SQuAD 2.0 dev) and the held-out
+SQuAD 2.0 article `Spectre_(2015_film)`, CC BY-SA 4.0. Never on `../shared/eval/`.
+As a model trained on CC BY-SA data, these weights are shared under CC BY-SA 4.0 too; the base model,
+sentence-transformers/all-MiniLM-L6-v2, is Apache-2.0."""
+
+
+DEFAULT_DATA = ["../shared/train (the shipped recipe: default_data)"]
+
+
+def model_card(card: dict, command: str) -> str:
+    """The reader's README (pure): what it is, how it was made, how it measured."""
+    v = card.get("validation") or {}
+    c = card.get("calibration") or {}
+    a = card.get("int8_agreement") or {}
+    lines = [
+        "# The reader: MiniLM-L6 fine-tuned for extractive question answering", "",
+        "Reads a question with a window of whole sentences and gives, per token, how likely the answer starts and",
+        "ends there (the `[CLS]` token is \"no answer\"), and for the window how likely it holds an answer at all",
+        "(qa/reader.py runs it; qa/training/ made it).", "",
+        f"- Base: {card.get('base')}, all 6 layers, with a span head (2 logits a token) and an answerability head on `[CLS]`.",
+        "- Files: `reader.onnx` (int8 weights, per channel), `tokenizer.json`, `reader.json` (this card's figures and the threshold),",
+        "  `weights-map.json` (which ONNX initializer holds each torch parameter: `--from-shipped` starts from it).",
+        f"- Made {card.get('date')} by `{command}`: {card.get('steps', 0):,} steps of {card.get('batch', 32)} examples "
+        f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, bf16 autocast on the CPU).",
+        f"  `qa train-reader --steps {card.get('steps', 0)}` repeats as many steps (its rate then decays by step rather than by time).",
+        *([f"- Continued (`--from-shipped`) from the reader shipped before it, made {prev.get('date')} by `{prev.get('command')}` "
+           f"({prev.get('steps', 0):,} steps{', itself continued from an earlier one' if prev.get('continued_from') else ''}); "
+           "that reader is in the project's history."] if (prev := card.get("continued_from")) else []),
+        "- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted((card.get("examples") or {}).items())) + ".", "",
+        ATTRIBUTION if card.get("data") == DEFAULT_DATA else
+        "Trained on: " + ", ".join(f"`{d}`" for d in card.get("data", [])) +
+        (" (continued from the shipped reader: its card lists its data, licences and attribution)." if card.get("from_shipped") else "."),
+        "",
+        "## Validation", "",
+        "Windows of held-out articles (span against the gold answer; AUC: answerable windows against windows with no answer):",
+        f"span exact match {v.get('em', float('nan')):.3f}, F1 {v.get('f1', float('nan')):.3f}; no-answer AUC "
+        f"{v.get('auc_head', float('nan')):.3f} (answerability head), {v.get('auc_margin', float('nan')):.3f} (span over null).", "",
+        f"int8 export against the torch model on 200 validation windows: same best span {a.get('same_span', float('nan')):.3f}, "
+        f"answerability logit correlation {a.get('has_answer_corr', float('nan')):.4f}.", "",
+    ]
+    if c:
+        lines += [
+            "## Abstention threshold", "",
+            f"Calibrated by running the whole assistant (retrieval, then the reader) over {c['questions']:,} validation questions "
+            f"({c['answerable']:,} answerable, {c['unanswerable']} unanswerable): the threshold {card['threshold']:.4f} is where "
+            f"{c['max_wrong']:.0%} of answerable questions fall under the reader's confidence. There it abstains on "
+            f"{c['unanswerable_abstained']:.3f} of unanswerable and {c['answerable_abstained']:.3f} of answerable ones; "
+            f"span exact match {c['span_exact_match']:.3f} and F1 {c['span_f1']:.3f} without abstention.", "",
+            "![abstention trade-off](calibration.png)", "",
+            "| threshold | answerable abstained | unanswerable abstained |", "|---|---|---|",
+            *[f"| {p['threshold']:.3f} | {p['answerable_abstained']:.3f} | {p['unanswerable_abstained']:.3f} |" for p in c["curve"][::2]],
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,86 @@
+"""qa/answer.py: choosing the answer's sentences."""
+import numpy as np
+
+from index.split import is_markup
+from qa.answer import (
+    adds_nothing,
+    choose_sentences,
+    echo_stems,
+    introduction_first,
+    statements,
+)
+from qa.cite import (
+    Sentence,
+    passage_sentences,
+    previous_sentences,
+)
+from qa.question import (
+    understand,
+)
+from qa.schema import Passage
+
+FEST = "The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by Ada Lumen. Tickets cost 12 pounds."
+
+
+def fest(split_at: int | None = None, lead: bool = True) -> tuple[list[Sentence], list[Sentence | None], list[Passage]]:
+    """FEST as one passage, or as two chunks split before character `split_at` (the second one
+    carrying the first's last sentence as its lead, as the retriever sets it, unless `lead` is False)."""
+    if split_at is None:
+        passages = [Passage("a", "fest.md", 0, len(FEST), FEST)]
+    else:
+        first = FEST[:split_at].rstrip()
+        last = passage_sentences([Passage("x", "fest.md", 0, len(first), first)])[-1]
+        passages = [Passage("b", "fest.md", split_at, len(FEST), FEST[split_at:],
+                            lead_start=last.start if lead else None, lead_text=last.text if lead else None)]
+    sentences = passage_sentences(passages)
+    return sentences, previous_sentences(sentences, passages), passages
+
+
+def test_an_answer_that_leans_back_brings_its_antecedent():
+    s, prev, _ = fest()
+    scores = np.array([0.70, 0.80, 0.20])
+    assert choose_sentences(s, prev, scores, [1, 0, 2], 2, 0.85) == [s[0], s[1]]  # reading order
+    assert choose_sentences(s, prev, scores, [1, 0, 2], 1, 0.85) == [s[1]]  # no room for it
+    # a best sentence that stands alone takes the next best only when it scores close to it
+    assert choose_sentences(s, prev, np.array([0.8, 0.1, 0.7]), [0, 2, 1], 2, 0.85) == [s[0], s[2]]
+    assert choose_sentences(s, prev, np.array([0.8, 0.1, 0.6]), [0, 2, 1], 2, 0.85) == [s[0]]
+    # the antecedent can come from the chunk before, as the passage's lead
+    s, prev, _ = fest(split_at=55)
+    chosen = choose_sentences(s, prev, np.array([0.8, 0.2]), [0, 1], 2, 0.85)
+    assert [c.text for c in chosen] == ["The Zorblatt festival is held every March in Kettleby.", "It was founded in 1911 by Ada Lumen."]
+    s, prev, _ = fest(split_at=55, lead=False)
+    assert choose_sentences(s, prev, np.array([0.8, 0.2]), [0, 1], 2, 0.85) == [s[0]]
+
+
+def test_a_who_is_answer_leads_with_where_the_name_is_introduced():
+    text = ["Liu's message, sent by Liu Jianchao, who heads the department, reached the ambassador.", "The meeting was their first.",
+            "Liu said relations were good.", "Liu urged caution."]
+    sentences = [Sentence(0, start, start + len(t), t) for start, t in zip([0, 60, 90, 120], text)]
+    sources = ["a.txt"] * 4
+    scores = np.array([0.90, 0.50, 1.00, 0.95])
+    order = [2, 3, 0, 1]
+    assert introduction_first("Liu", sentences, sources, scores, order, 0.85) == [0, 2, 3, 1]
+    assert introduction_first(None, sentences, sources, scores, order, 0.85) == order  # not a "Who is" question
+    # an introduction that scores well under the best is not promoted
+    assert introduction_first("Liu", sentences, sources, np.array([0.80, 0.5, 1.0, 0.95]), order, 0.85) == order
+    # nor one in another document than the best mention's
+    assert introduction_first("Liu", sentences, ["b.txt", "a.txt", "a.txt", "a.txt"], scores, order, 0.85) == order
+    assert introduction_first("Wang", sentences, sources, scores, order, 0.85) == order  # never mentioned
+
+
+def test_headings_rules_and_fences_are_answered_with_last():
+    """A heading matches the question it titles best and answers nothing ("## Installing Requests" for
+    "How do I install requests?"): the statements under it come first."""
+    assert is_markup("## Installing Requests") and is_markup("# filelock") and is_markup("```console")
+    assert is_markup("------") and is_markup("~~~~~~") and is_markup("Parameters", "\n~~~~~~~~~~\n\n* iterable")
+    assert is_markup("Installing", "\n==========") and is_markup("1. Copyright¶") and is_markup("2.11. Subclassing")
+    assert not is_markup("$ python -m pip install requests") and not is_markup("Requests is available on PyPI:", "\n\n```")
+    assert not is_markup("2.5 Million people live there.") and not is_markup("C# is a language.") and not is_markup("Version 2.0", "\n- a list item") and not is_markup("Sizes", " -- see")
+    asked = echo_stems(understand("What is the license of kettle?"))
+    assert adds_nothing("Name: kettle", asked) and adds_nothing("Kettle licenses.", asked) and adds_nothing("It is.", asked)
+    assert not adds_nothing("License: MIT", asked) and not adds_nothing("Kettle is licensed under MIT.", asked)
+    assert echo_stems(understand("Do prices include VAT?")) is None  # a yes-or-no question: the sentence that says it answers
+    assert not adds_nothing("Prices include VAT.", None) and adds_nothing("Prices include VAT.", echo_stems(understand("What prices include VAT?")))
+    assert statements([2, 0, 3, 1], [False, False, True, True]) == [0, 1]
+    assert statements([2, 0, 3, 1], [False, False, True, False]) == [0, 3, 1]
+    assert statements([2, 3], [False, False, True, True]) == [2, 3]  # nothing else: markup is still an answer
