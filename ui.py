@@ -14,48 +14,9 @@ from pathlib import Path
 
 from index.errors import QAError, UsageError
 from index.settings import Settings, load_settings, offline_environment
+from qa.render import CLICK_JS, CSS
 from qa.schema import Citation
 
-CSS = """
-.qa-passage-head { font-weight: 600; margin-bottom: .4em; word-break: break-all; }
-.qa-passage-text, .qa-document { white-space: pre-wrap; line-height: 1.5; overflow-wrap: anywhere; }
-.qa-document { max-height: 60vh; overflow-y: auto; border: 1px solid var(--border-color-primary); padding: .6em; }
-.qa-passage mark, .qa-document mark { background: #ffe066; color: #000; padding: 0 .1em; }
-.qa-note { color: var(--body-text-color-subdued); font-size: .9em; }
-#qa-answerer { font-size: .9em; }
-.gradio-container { max-width: 100% !important; overflow-x: hidden; }
-#qa-chatbot .message-wrap { overflow-wrap: anywhere; }
-#qa-chatbot a[href^="#cite-"] { text-decoration: none; font-weight: 600; }
-.qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); }
-.qa-hidden { display: none !important; }
-#qa-inspector table { display: block; overflow-x: auto; white-space: nowrap; }
-#qa-library th, #qa-library th *, #qa-upload-status th, #qa-upload-status th * {
-  white-space: nowrap !important; word-break: keep-all !important; overflow-wrap: normal !important; }
-@media (max-width: 700px) {  /* a phone: the chat, its answer and the cited passage first, then the rest */
-  #qa-main { flex-direction: column !important; }
-  #qa-main > div { display: contents !important; }
-  #qa-main > div > * { order: 3; min-width: 0 !important; width: 100% !important; }
-  #qa-main > div > .qa-first { order: 1; }
-  #qa-main > div > .qa-second { order: 2; }
-}
-"""
-# A click on an answer's [n] marker or source line opens that passage: the page tells the server
-# which message and which citation, through a hidden box and button.
-CLICK_JS = """
-() => {
-  document.addEventListener('click', (e) => {
-    const a = e.target.closest('#qa-chatbot a[href^="#cite-"]');
-    if (!a) return;
-    e.preventDefault(); e.stopPropagation();
-    const msgs = [...document.querySelectorAll('#qa-chatbot [data-testid=user], #qa-chatbot [data-testid=bot]')];
-    const i = msgs.findIndex((m) => m.contains(a));
-    const box = document.querySelector('#qa-pick textarea, #qa-pick input');
-    box.value = `${i}:${a.getAttribute('href').slice(6)}:${Date.now()}`;
-    box.dispatchEvent(new Event('input', {bubbles: true}));
-    setTimeout(() => document.querySelector('#qa-pick-go').click(), 50);
-  }, true);
-}
-"""
 BUSY = "The assistant is busy; try again in a moment."
 
 

@@ -202,10 +202,15 @@ def _cached(name: str, dtype: str, batch_size: int, runtime: str = "onnx", cache
     raise BackendError(f"unknown embedding {name!r}; set QA_EMBEDDING to 'minilm' or 'fake'")
 
 
+_FACTORY_LOCK = threading.Lock()
+
+
 def build_embeddings(settings: Settings) -> Embedder:
-    """The configured embedding model (one instance per process, so the weights load once)."""
-    return _cached(settings.embedding, settings.embed_dtype, settings.embed_batch_size, settings.embed_runtime,
-                   settings.model_cache)
+    """The configured embedding model (one instance per process, so the weights load once; a thread
+    warming it up and the main thread get the same one)."""
+    with _FACTORY_LOCK:
+        return _cached(settings.embedding, settings.embed_dtype, settings.embed_batch_size, settings.embed_runtime,
+                       settings.model_cache)
 
 
 if __name__ == "__main__":  # `python -m index.embed`: prepare the ONNX export and its int8 copy (`make install`)

@@ -22,27 +22,23 @@ import numpy as np
 from index.encoders import span_tokens
 from index.errors import ModelMismatchError, UsageError
 from index.load import SUPPORTED_SUFFIXES, LoadError, io_error, load_document
+from index.manifest import ChunkRecord, Manifest, manifest_path, pack_tokens
 from index.settings import Settings
 from index.split import (
     SPLIT_VERSION,
     chunk_id,
     chunk_spans,
+    split_sentences,
+    starts_midline,
+)
+from index.store import Store, open_store
+from index.structure import (
     headings,
     is_reference_list,
     is_reference_section,
     is_residue,
-    split_sentences,
-    starts_midline,
-    table_head,
 )
-from index.store import (
-    ChunkRecord,
-    Manifest,
-    Store,
-    manifest_path,
-    open_store,
-    pack_tokens,
-)
+from index.tables import table_head
 
 FLUSH_CHUNKS = 256  # embed across files in batches of about this many chunks
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(default=2, ge=1)
     max_question_chars: int = Field(default=2000, ge=1)
 
+    # `qa train-reader`: torch's threads (unset: one per core).
+    train_threads: int | None = Field(default=None, ge=1)
+
     host: str = "127.0.0.1"
     port: int = Field(default=7860, ge=1, le=65535)
     auth: str | None = None  # "user:password"

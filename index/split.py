@@ -18,6 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from index.structure import headings
 from index.text import one_line
 
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a plausible start.
@@ -184,64 +185,6 @@ def starts_midline(text: str, start: int) -> bool:
     return bool(text[text.rfind("\n", 0, start) + 1 : start].strip())
 
 
-# Section headings: a Markdown heading, a numbered one ("3.2 Dynamic masking", "2 TEMPLATE OVERVIEW")
-# or a paper's usual unnumbered ones, each a line of its own.
-_MD_HEADING = re.compile(r"""^[ \t]*#{1,6}[ \t]+(\S[^\n]{0,100}?)[ \t#]*$""", re.M)
-_NUMBERED = re.compile(r"""^[ \t]*((\d{1,2})((?:\.\d{1,2}){0,3})\.?[ \t]+([A-Z][^\n.!?:;,=]{1,70}?))[ \t]*$""", re.M)
-_NAMED = re.compile(r"""^[ \t]*((?:[A-H][ \t]+)?(?:Abstract|Introduction|Related [Ww]ork|Background|Conclusions?|Discussion|"""
-                    r"""Acknowledge?ments?|References|Bibliography|Works [Cc]ited|Appendix(?:[ \t]+[A-H])?(?::[^\n]{1,60})?|Summary|"""
-                    r"""ABSTRACT|INTRODUCTION|RELATED WORK|BACKGROUND|CONCLUSIONS?|DISCUSSION|ACKNOWLEDGE?MENTS?|"""
-                    r"""REFERENCES|BIBLIOGRAPHY|APPENDIX(?:[ \t]+[A-H])?|SUMMARY))[ \t]*$""", re.M)
-_LETTERED = re.compile(r"""^[ \t]*((?:[IVX]{1,5}|[A-H])\.[ \t]+([A-Z][^\n.!?;=]{1,70}?)):?[ \t]*$""", re.M)  # "II. MATH", "B. Citations"
-_ENTRY = re.compile(r"""\s*(?:\[\d{1,3}\]|\d{1,3}\.\s+\S+,)""")  # a reference list's entry: "[12] A. Name", "12. Name,"
-_REFERENCES = re.compile(r"""(?:\d[\d.]*\s+)?(?:references|bibliography|works cited)\s*$""", re.I)
-
-
-def _title_case(words: list[str]) -> bool:
-    long = [w for w in words if len(w) > 3 and w[0].isalpha()]
-    return bool(long) and all(w[0].isupper() for w in long)
-
-
-def headings(text: str) -> list[tuple[int, str]]:
-    """The section headings of a text (pure): (offset of the line, the heading as shown: "3.2 Dynamic
-    masking"), in order. A numbered line is a heading when short and not a sentence; one number
-    alone ("2 Template Overview") needs its words capitalised, as a numbered list item's are not.
-    In a reference list, numbered lines are its entries: only a named heading ends it."""
-    named = [(m.start(1), " ".join(m.group(1).split())) for m in _NAMED.finditer(text)]
-    refs = max((at for at, title in named if is_reference_section(title)), default=len(text))
-    found = [(m.start(1), m.group(1)) for m in _MD_HEADING.finditer(text)]
-    found += [(m.start(1), " ".join(m.group(1).split())) for m in _LETTERED.finditer(text)
-              if m.start(1) < refs and len(m.group(2).split()) <= 10 and _title_case(m.group(2).split())]
-    for m in _NUMBERED.finditer(text):
-        words = m.group(4).split()
-        if m.start(1) < refs and len(words) <= 10 and (m.group(3) or _title_case(words)) and int(m.group(2)) > 0:
-            found.append((m.start(1), " ".join(m.group(1).split())))
-    taken = {text.rfind("\n", 0, at) for at, _ in found}  # a line's numbered heading wins over its name alone
-    found += [(at, title) for at, title in named if text.rfind("\n", 0, at) not in taken]
-    return sorted(set(found))
-
-
-def is_reference_section(title: str | None) -> bool:
-    """Whether a section's title names a reference list (pure)."""
-    return bool(title) and bool(_REFERENCES.fullmatch(title.strip()))
-
-
-def is_reference_list(text: str) -> bool:
-    """Whether a chunk is mostly a reference list's entries (pure)."""
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    return len(lines) >= 2 and sum(1 for ln in lines if _ENTRY.match(ln)) >= 0.5 * len(lines)
-
-
-def is_residue(text: str) -> bool:
-    """Whether a chunk is table or figure residue rather than prose (pure): under 40% of its words
-    are words of letters (numbers, symbols, single letters and cells make up the rest)."""
-    words = text.split()
-    if len(words) < 8:
-        return False
-    prose = sum(1 for w in words if re.fullmatch(r"""["'(\[“‘]?[A-Za-z][a-z\u00ad]+(?:-[a-z]+)*[.,;:!?"')\]”’]*""", w))
-    return prose < 0.4 * len(words)
-
-
 def _hard_split(text: str, span: Span, max_words: int) -> list[Span]:
     """A sentence longer than `max_words` (a 50 MB single line) -> pieces of at most max_words words."""
     words = list(_WORD.finditer(text, span.start, span.end))
@@ -299,101 +242,3 @@ def chunk_id(source: str, chunk_text: str, occurrence: int = 0) -> str:
     """Identity of a chunk is its source and its text (offsets are metadata, updated in place)."""
     h = hashlib.sha256(f"{source}\x00{occurrence}\x00{chunk_text}".encode()).hexdigest()
     return h[:32]
-
-
-# Markdown tables (also what .docx and HTML tables are read as: index/load.py): a header row, a
-# separator row, then body rows.
-_TABLE_ROW = re.compile(r"""[ \t]*\|.*\|[ \t]*""")
-_TABLE_SEP = re.compile(r"""[ \t]*\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*""")
-
-
-def cells(row: str) -> list[str]:
-    """A table row's cells, stripped ("| Delicate | 70 °C |" -> ["Delicate", "70 °C"]) (pure)."""
-    return [c.strip() for c in row.strip().strip("|").split("|")]
-
-
-def table_rows(text: str, head: str | None = None) -> dict[int, tuple[str, list[str]]]:
-    """Every line of `text` that belongs to a table with a header, by its start offset: (its role,
-    "header", "separator" or "body", and the header's cells) (pure). `head`: the header row of the
-    table `text` opens inside of (a chunk cut from its table's header)."""
-    out: dict[int, tuple[str, list[str]]] = {}
-    lines, pos = [], 0
-    for line in text.split("\n"):
-        lines.append((pos, line))
-        pos += len(line) + 1
-    i = 0
-    while head and i < len(lines) and _TABLE_ROW.fullmatch(lines[i][1]) and not _TABLE_SEP.fullmatch(lines[i][1]):
-        out[lines[i][0]] = ("body", cells(head))
-        i += 1
-    while i < len(lines) - 1:
-        (at, line), (at2, nxt) = lines[i], lines[i + 1]
-        if _TABLE_ROW.fullmatch(line) and _TABLE_SEP.fullmatch(nxt):
-            head = cells(line)
-            out[at], out[at2] = ("header", head), ("separator", head)
-            i += 2
-            while i < len(lines) and _TABLE_ROW.fullmatch(lines[i][1]) and not _TABLE_SEP.fullmatch(lines[i][1]):
-                out[lines[i][0]] = ("body", head)
-                i += 1
-        else:
-            i += 1
-    return out
-
-
-def row_prose(row: str) -> str:
-    """A table's body row as an answer reads it ("| Delicate | 70 °C | white tea |" -> "Delicate:
-    70 °C, white tea") (pure)."""
-    c = [x for x in cells(row) if x]
-    return f"{c[0]}: {', '.join(c[1:])}" if len(c) > 1 else " ".join(c)
-
-
-def table_view(text: str, start: int = 0, end: int | None = None, head: str | None = None) -> tuple[str, list[int]]:
-    """`text[start:end]` as a reader reads it, each table body row with its header's names
-    ("Preset Delicate: temperature 70 °C, typical use white tea."), and for each of its characters
-    the offset in `text[start:end]` it comes from (a header's name: its cell's) (pure). Without
-    tables, the text itself."""
-    end = len(text) if end is None else end
-    rows = {at: v for at, v in table_rows(text, head).items() if v[0] == "body" and start <= at < end}
-    if not rows:
-        return text[start:end], list(range(end - start + 1))
-    view: list[str] = []
-    where: list[int] = []
-    i = start
-    for at in sorted(rows):
-        stop = text.find("\n", at)
-        stop = end if stop < 0 or stop > end else stop
-        view.append(text[i:at])
-        where += range(i - start, at - start)
-        head = rows[at][1]
-        parts, pos = [], at
-        for k, cell in enumerate(text[at:stop].strip().strip("|").split("|")):
-            c_at = text.find(cell, pos)
-            pos = c_at + len(cell)
-            value = cell.strip()
-            if not value:
-                continue
-            v_at = c_at + cell.index(value)
-            name = head[k] if k < len(head) and head[k] else ""
-            parts.append((name, value, v_at))
-        # "Day Saturday: opens 10:00, closes 13:00.": the row's first cell as its subject (of the
-        # wordings tried, the one the reader answered most questions of a table right from)
-        for n, (name, value, v_at) in enumerate(parts):
-            label = (f"{name} " if n == 0 else f"{name[:1].lower()}{name[1:]} ") if name else ""
-            sep = "" if n == 0 else ": " if n == 1 else ", "
-            view.append(sep + label + value)
-            where += [v_at - start] * (len(sep) + len(label)) + list(range(v_at - start, v_at - start + len(value)))
-        if parts:
-            view.append(".")
-            where.append(parts[-1][2] + len(parts[-1][1]) - 1 - start)
-        i = stop
-    view.append(text[i:end])
-    where += range(i - start, end - start + 1)
-    return "".join(view), where
-
-
-def table_head(text: str, start: int) -> str | None:
-    """The header row of the table whose body `text[start:]` opens in, if it does (pure)."""
-    line = text.rfind("\n", 0, start) + 1
-    role = table_rows(text).get(line)
-    if role is None or role[0] != "body":
-        return None
-    return "| " + " | ".join(role[1]) + " |"

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.settings import Settings
-from index.split import field_value, is_markup, row_prose, table_rows
+from index.split import field_value, is_markup
+from index.tables import row_prose, table_rows
 from index.text import as_prose, content_stems, fold
 from qa.cite import (
     Sentence,
@@ -165,7 +166,7 @@ def named_row(question: str, i: int, sentences: list[Sentence], passages: list[P
     when the question names one row of the table, that row answers, whichever the reader read; its
     span is the cell under the column the question names ("close" -> "Closes"), when it names one.
     Returns (the sentences holding the answer, the span, its start and end in the source)."""
-    from index.split import cells
+    from index.tables import cells
 
     asked = content_stems(question)
     s = sentences[i]

@@ -30,15 +30,29 @@ def _print_report(report, as_json: bool) -> None:
     _print_json(report.to_dict()) if as_json else print(report.summary(), flush=True)
 
 
+def _warm(obj, attribute: str) -> None:
+    """Load a lazy attribute now, in a thread (ONNX Runtime builds its sessions without holding
+    Python's lock); a failure is left for the main thread to meet and say in one line."""
+    try:
+        getattr(obj, attribute, None)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def cmd_index(args, settings: Settings) -> int:
     from index.indexer import index_paths, up_to_date
 
     paths = [Path(p) for p in (args.paths or ["seeds"])]
     report = up_to_date(paths, settings) if not args.watch else None
     if report is None:
+        import threading
+
+        from index.embed import build_embeddings
         from index.store import open_store
 
-        store = open_store(settings)
+        embeddings = build_embeddings(settings)  # one instance: the thread loads what the indexer uses
+        threading.Thread(target=_warm, args=(embeddings, "document_encoder"), daemon=True).start()  # while Chroma opens
+        store = open_store(settings, embeddings)
         report = index_paths(paths, settings, store=store, progress=not args.json)
     _print_report(report, args.json)
     if args.watch:
@@ -74,9 +88,9 @@ def _load_models(settings: Settings) -> None:
 def cmd_ask(args, settings: Settings) -> int:
     import threading
 
+    threading.Thread(target=_load_models, args=(settings,), daemon=True).start()  # while LangChain and Chroma load
     from qa.chain import ask, build_chain
 
-    threading.Thread(target=_load_models, args=(settings,), daemon=True).start()  # while Chroma opens
     chain = build_chain(settings)
     answer = ask(chain, args.question, args.history or [])
     if args.json:
@@ -135,7 +149,7 @@ def cmd_chat(args, settings: Settings) -> int:
 
 
 def status(settings: Settings) -> dict:
-    from index.store import Manifest, manifest_path
+    from index.manifest import Manifest, manifest_path
 
     path = manifest_path(settings.data_dir)
     if not path.exists():
@@ -169,7 +183,8 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def cmd_eval(args, settings: Settings) -> int:
     from index.errors import UsageError
-    from qa.measure.evaluate import report_markdown, run_eval
+    from qa.measure.evaluate import run_eval
+    from qa.measure.report import report_markdown
 
     dataset = Path(args.dataset)
     if not dataset.is_file():
@@ -184,7 +199,7 @@ def cmd_eval(args, settings: Settings) -> int:
     m, records = run_eval(dataset, settings, docs=Path(args.docs) if args.docs else None, limit=args.limit, progress=True,
                           wrap=args.wrap, out_of_corpus=ooc)
     if args.report:
-        from qa.measure.evaluate import draw_curve
+        from qa.measure.report import draw_curve
 
         report = Path(args.report)
         image = draw_curve(m, report.with_suffix(".png"))

@@ -6,10 +6,13 @@ a missing optional package is reported with the extra to install.
 """
 from __future__ import annotations
 
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from index.errors import BackendError
 from index.settings import Settings
+
+if TYPE_CHECKING:  # the extractive answerer never loads LangChain's chat-model stack
+    from langchain_core.language_models import BaseChatModel
 
 
 def parse_answerer(name: str) -> tuple[str, str]:

@@ -163,7 +163,7 @@ class Reader:
         by_passage: dict[int, list[Sentence]] = {}
         for s in sentences:
             by_passage.setdefault(s.passage, []).append(s)
-        from index.split import table_view
+        from index.tables import table_view
 
         jobs = []  # (passage, window start in the passage's text, window text, its sentences)
         views = []  # what the reader reads of each window (a table row with its header's names), and where each character is from
@@ -222,6 +222,7 @@ def read(jobs: list, outs: list, passages: list, n_passages: int) -> Reading:
 
 
 _LOADED: dict[str, Reader] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 def build_reader(name: str) -> Reader | None:
@@ -230,6 +231,7 @@ def build_reader(name: str) -> Reader | None:
         return None
     folder = SHIPPED if name.strip().lower() == "shipped" else Path(name).expanduser()
     key = str(folder.resolve())
-    if key not in _LOADED:
-        _LOADED[key] = Reader(folder)
-    return _LOADED[key]
+    with _LOADED_LOCK:  # a thread warming it up and the chain get the same one
+        if key not in _LOADED:
+            _LOADED[key] = Reader(folder)
+        return _LOADED[key]

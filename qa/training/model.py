@@ -173,7 +173,7 @@ def log(msg: str) -> None:
 
 def train(examples: list[Example], val: list[Example], out: Path, steps: int | None = None, minutes: float | None = None,
           batch: int = 32, lr: float = 1e-4, seed: int = 0, start_from: Path | None = None, val_every: int = 500,
-          bf16: bool = True) -> dict:
+          bf16: bool = True, threads: int | None = None) -> dict:
     """Fine-tune, checkpointing to `out/checkpoint.pt` (resumed from when there), then export.
     The run is `steps` long, or as many as `minutes` allows at the speed of its first steps; the
     learning rate decays linearly to 0 over it either way."""
@@ -181,7 +181,7 @@ def train(examples: list[Example], val: list[Example], out: Path, steps: int | N
     from transformers import AutoTokenizer
 
     torch.manual_seed(seed)
-    torch.set_num_threads(int(os.environ.get("QA_TRAIN_THREADS", os.cpu_count() or 2)))
+    torch.set_num_threads(threads or os.cpu_count() or 2)
     out.mkdir(parents=True, exist_ok=True)
     src = base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(src))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import Manifest
+from index.manifest import Manifest
 
 QA = str(Path(sys.executable).with_name("qa"))
 

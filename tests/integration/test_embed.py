@@ -112,7 +112,7 @@ def test_sentence_vectors_come_from_the_chunks_own_pass(exported):
 
 def test_token_states_come_from_the_chunks_own_pass_and_pack_to_int8(exported):
     from index.encoders import span_tokens, word_mask
-    from index.store import pack_tokens, unpack_tokens
+    from index.manifest import pack_tokens, unpack_tokens
 
     cache, _ = exported
     e = MiniLMEmbeddings(runtime="onnx", dtype="int8", cache=cache)

@@ -154,9 +154,8 @@ def test_a_settings_choice_that_cannot_work_is_refused_and_answering_goes_on(ser
 
 def test_source_lines_tell_citations_of_one_file_apart_and_names_drop_internal_paths():
     from qa.render import source_lines
-    from ui import chunks_word, document_names
-
     from qa.schema import Citation
+    from ui import chunks_word, document_names
 
     cites = [Citation(1, "/d/a.txt", 0, 62, "The castle was built in 1066 by William the Conqueror himself.", 0.9),
              Citation(2, "/d/a.txt", 63, 78, "It burned down.", 0.8),
@@ -191,7 +190,7 @@ def test_library_remove_takes_the_chunks_too(tmp_path):
         from gradio_client import Client
 
         client = Client(f"http://127.0.0.1:{s.port}/", verbose=False)
-        from index.store import Manifest
+        from index.manifest import Manifest
 
         source = next(r["source"] for r in Manifest(s.data_dir / "manifest.sqlite").files() if r["source"].endswith("a.txt"))
         rows, _ = client.predict(source, "true", api_name="/remove")

@@ -16,9 +16,9 @@ from qa.measure.evaluate import (
     load_squad,
     metrics,
     normalize,
-    report_markdown,
     token_f1,
 )
+from qa.measure.report import report_markdown
 
 DATA = Path(__file__).parents[1] / "data" / "squad2-dev-a.json"
 SEEDS = Path(__file__).parents[2] / "seeds"

@@ -6,7 +6,12 @@ from pathlib import Path
 
 from index.load import LoadedDocument
 from index.pdf import clean_page, furniture, hyphens
-from index.split import headings, is_reference_list, is_reference_section, is_residue
+from index.structure import (
+    headings,
+    is_reference_list,
+    is_reference_section,
+    is_residue,
+)
 from index.text import as_prose
 from qa.reader import Reading, Span
 

@@ -13,6 +13,7 @@ from qa.question import (
     plain_question,
     question_type,
     rewrite_followup,
+    understand,
 )
 from qa.score import (
     type_match,
@@ -90,3 +91,16 @@ def test_question_names_are_its_capitalised_words_after_the_first():
     assert question_names("What was Old Briton’s response to Celeron's men?") == ["Old", "Briton", "Celeron"]
     assert question_names("Who heads the CCP's department in the U.S.?") == []  # acronyms, letters
     assert question_names("Blinken?") == [] and question_names("who is blinken") == []
+
+
+def test_a_question_is_understood_once_into_what_every_stage_reads():
+    q = understand("Can you tell me who Irit Ben-Abba is?")
+    assert (q.plain, q.query, q.problem) == ("who Irit Ben-Abba is?", "who Irit Ben-Abba is?", None)
+    assert q.names == ("Irit", "Ben-Abba") and q.kind == "person" and q.subject == "Irit Ben-Abba" and not q.yes_no
+    follow = understand("And when did she arrive?", ["Who is Irit Ben-Abba?", ""])
+    assert follow.history == ("Who is Irit Ben-Abba?",)  # blank turns are no history
+    assert follow.query == "when did she arrive? (Irit Ben-Abba)" and follow.kind == "date" and follow.names == ()
+    assert understand("Do prices include VAT?").yes_no and understand("hello").problem == SMALL_TALK
+    assert understand("x" * 50, max_chars=10).problem.startswith("Your question is 50 characters long")
+    condensed = follow.searching("When did Irit Ben-Abba arrive in Beijing?")
+    assert condensed.query.startswith("When did Irit") and condensed.plain == follow.plain and condensed.kind == "date"

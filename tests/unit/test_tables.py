@@ -3,7 +3,7 @@ citing the row's exact offsets; a header row never answers. Markdown, HTML (traf
 Markdown tables) and .docx (index/load.py writes its tables so) alike."""
 from __future__ import annotations
 
-from index.split import cells, row_prose, table_head, table_rows, table_view
+from index.tables import cells, row_prose, table_head, table_rows, table_view
 
 TABLE = "Intro line.\n| Preset | Temperature | Typical use |\n| --- | --- | --- |\n| Delicate | 70 °C | white tea |\n| Boil | 100 °C | coffee |\nAfter."
 
