@@ -1,5 +1,3 @@
-import sys
+from qa.cli import entry
 
-from qa.cli import main
-
-sys.exit(main())
+entry()

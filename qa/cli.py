@@ -352,5 +352,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+# Commands that only read: once their output is flushed, the process leaves without tearing down
+# Chroma, ONNX Runtime and the interpreter's objects, which took longer than answering (docs/performance.md).
+READ_ONLY = {"ask", "status"}
+
+
+def entry() -> None:
+    """The `qa` command (and `python -m qa`); `main` is the in-process form tests call."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in READ_ONLY:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
