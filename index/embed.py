@@ -125,7 +125,7 @@ class MiniLMEmbeddings:
         return OnnxEncoder(src, dest, one_text_per_run=dtype == "int8")
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, in full precision, as a float32 array of shape (len(texts), 384)."""
+        """Unit vectors, in full precision, as a float32 array of shape (len(texts), dimension)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.encoder.encode(list(texts))[0]

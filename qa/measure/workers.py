@@ -154,7 +154,7 @@ def _forget_queries(embeddings) -> None:
         cached.cache_clear()
 
 
-def _synthetic(n: int, start: int, rng: np.random.Generator, vocab: list[str]) -> tuple[list[str], np.ndarray]:
+def _synthetic(n: int, start: int, rng: np.random.Generator, vocab: list[str], dimension: int) -> tuple[list[str], np.ndarray]:
     lengths = rng.integers(60, 110, size=n)
     ranks = rng.zipf(1.2, size=int(lengths.sum())) % len(vocab)
     words = np.array(vocab)[ranks]
@@ -162,7 +162,7 @@ def _synthetic(n: int, start: int, rng: np.random.Generator, vocab: list[str]) -
     for length in lengths:
         texts.append(" ".join(words[pos : pos + length]).capitalize() + ".")
         pos += length
-    vecs = rng.standard_normal((n, 384)).astype(np.float32)
+    vecs = rng.standard_normal((n, dimension)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     return texts, vecs
 
@@ -186,7 +186,7 @@ def worker_scale(docs: Path, questions: Path, work: Path, n_q: int, size: int, c
     remaining, n_done = max(0, size - real), 0
     while remaining > 0:
         n = min(batch, remaining)
-        texts, vecs = _synthetic(n, n_done, rng, vocab)
+        texts, vecs = _synthetic(n, n_done, rng, vocab, store.embeddings.dimension)
         ids = [f"syn{n_done + i}" for i in range(n)]
         source = f"synthetic/{n_done // 100000:03d}.txt"
         store.add_bare_chunks(source, ids, vecs, texts, first_ord=n_done)
