@@ -3,6 +3,7 @@ their header, and a row read with its header as prose ("Delicate: temperature 70
 white tea.") with the offsets back into the row (pure functions)."""
 from __future__ import annotations
 
+import functools
 import re
 
 # Markdown tables (also what .docx and HTML tables are read as: index/load.py): a header row, a
@@ -41,6 +42,12 @@ def table_rows(text: str, head: str | None = None) -> dict[int, tuple[str, list[
         else:
             i += 1
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def _document_rows(text: str) -> dict[int, tuple[str, list[str]]]:
+    """`table_rows` of a whole document, kept while its chunks are planned."""
+    return table_rows(text)
 
 
 def row_prose(row: str) -> str:
@@ -97,7 +104,10 @@ def table_view(text: str, start: int = 0, end: int | None = None, head: str | No
 def table_head(text: str, start: int) -> str | None:
     """The header row of the table whose body `text[start:]` opens in, if it does (pure)."""
     line = text.rfind("\n", 0, start) + 1
-    role = table_rows(text).get(line)
+    end = text.find("\n", line)
+    if not _TABLE_ROW.fullmatch(text[line : end if end >= 0 else len(text)]):
+        return None  # not a table row: no need to read the whole document's tables (done once a chunk)
+    role = _document_rows(text).get(line)
     if role is None or role[0] != "body":
         return None
     return "| " + " | ".join(role[1]) + " |"
