@@ -41,11 +41,19 @@ from index.structure import (
 from index.tables import table_head
 
 FLUSH_CHUNKS = 256  # embed across files in batches of about this many chunks
+# Reference lists and table/figure residue are found by their words (BM25) and never preferred as
+# answers, so they are not embedded: in papers they are a third of the words to embed.
+KEYWORD_ONLY_KINDS = frozenset({"references", "residue"})
+
+
+def gets_vector(record: ChunkRecord) -> bool:
+    """Whether a chunk gets a vector in Chroma (else it is searched by BM25 alone)."""
+    return record.kind not in KEYWORD_ONLY_KINDS
 
 
 @dataclass
 class IndexReport:
-    added: int = 0  # chunks embedded and added
+    added: int = 0  # chunks added (embedded, or for BM25 alone)
     updated: int = 0  # chunks kept whose offsets changed (no re-embedding)
     deleted: int = 0  # chunks removed (changed or removed files)
     skipped: int = 0  # files unchanged since the last run
@@ -290,17 +298,27 @@ class Indexer:
 
     def _flush(self) -> None:
         """Store the pending files: embed chunks Chroma lacks, rewrite moved chunks' offsets in place,
-        delete chunks that are gone; then, and only then, record the files in the manifest."""
+        delete chunks that are gone (or no longer `gets_vector`); then, and only then, record the files
+        in the manifest, which holds every chunk (BM25 reads them there)."""
         if not self._pending:
             return
         t_flush, embed_before = time.perf_counter(), self.report.stages["embed"]
         held = self._in_store([p.row["source"] for p in self._pending])
         embed, update, stale = [], [], []
+        added = updated = deleted = 0  # of the chunks searched by BM25 alone (the manifest's)
         for p in self._pending:
             existing = held[p.row["source"]]
-            embed += [r for r in p.records if r.id not in existing]
-            update += [r for r in p.records if r.id in existing and existing[r.id] != r.metadata()]
-            stale += sorted(set(existing) - {r.id for r in p.records})
+            dense = [r for r in p.records if gets_vector(r)]
+            embed += [r for r in dense if r.id not in existing]
+            update += [r for r in dense if r.id in existing and existing[r.id] != r.metadata()]
+            stale += sorted(set(existing) - {r.id for r in dense})
+            known = self.store.manifest.chunks(sorted(self.store.manifest.chunk_ids(p.row["source"]) - set(existing)))
+            for r in p.records:
+                if r.id not in existing and not gets_vector(r):
+                    old = known.get(r.id)
+                    added += old is None
+                    updated += old is not None and (old.start, old.end, old.ord) != (r.start, r.end, r.ord)
+            deleted += len(set(known) - {r.id for r in p.records})
         batch = self.store.max_batch_size
         embedded: dict[str, dict[str, bytes | None]] = {}  # the chunks embedded now: id -> their svec and tvec
         for i in range(0, len(embed), batch):
@@ -321,9 +339,9 @@ class Indexer:
             self.store.manifest.commit_file(p.row, records)
             self.report.files_indexed += 1
         self.report.stages["store"] += time.perf_counter() - t_flush - (self.report.stages["embed"] - embed_before)
-        self.report.added += len(embed)
-        self.report.updated += len(update)
-        self.report.deleted += len(stale)
+        self.report.added += len(embed) + added
+        self.report.updated += len(update) + updated
+        self.report.deleted += len(stale) + deleted
         self._pending = []
 
 

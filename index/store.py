@@ -1,7 +1,7 @@
 """Storing: the index on disk, in four parts under the data directory.
 
-- `chroma/`: the vector store (embedded `PersistentClient`, or a Chroma server when
-  `QA_CHROMA_URL` is set), written through chromadb and searched through `langchain-chroma`, cosine space, telemetry off.
+- `chroma/`: the vector store of the prose chunks (references and table residue are searched by
+  BM25 alone); an embedded `PersistentClient`, or a Chroma server when `QA_CHROMA_URL` is set, written through chromadb and searched through `langchain-chroma`, cosine space, telemetry off.
 - `manifest.sqlite`: the record of indexed files and their chunks (index/manifest.py). A file's row
   is committed only after its chunks are in Chroma, so an interrupted run is simply redone.
 - `bm25/`: a bm25s index over every chunk, persisted and reloaded, brought up to date with a

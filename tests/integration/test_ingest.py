@@ -144,6 +144,30 @@ def test_reindex_is_incremental(tmp_path, settings):
     assert store.collection.get(where={"source": {"$contains": "other"}} if False else {"source": str(docs / 'other.txt')})["ids"] == []
 
 
+def test_reference_lists_and_residue_are_searched_by_their_words_alone(tmp_path, settings):
+    """References and table residue are in the manifest and BM25, not in Chroma, and are counted,
+    replaced and removed like any other chunk."""
+    table = "\n".join(f"{i} {i * 3.5} {i * 11} x{i} {i % 7}" for i in range(60))
+    refs = "\n".join(f"[{i}] A. Author{i}, Title of paper {i}, Journal {i}, {1990 + i}." for i in range(1, 30))
+    path = tmp_path / "paper.md"
+    path.write_text(f"# Paper\n\n{long_doc(30)}\n\n{table}\n\n# References\n\n{refs}\n", encoding="utf-8")
+    store = open_store(settings)
+    first = index_paths([path], settings, store=store, progress=False)
+    chunks = store.manifest.chunks([i for i, _ in store.manifest.all_chunks()])
+    kinds = [c.kind for c in chunks.values()]
+    assert "references" in kinds and "residue" in kinds, kinds
+    assert first.added == len(chunks) == store.manifest.counts()[1]
+    assert store.collection.count() == kinds.count(None)
+    ref = next(c for c in chunks.values() if c.kind == "references" and "Author17" in c.text)
+    assert ref.id in [i for i, _ in store.keyword("Author17 Journal", 3)]
+    path.write_text(f"# Paper\n\n{long_doc(30)}\n", encoding="utf-8")  # the table and references cut
+    edit = index_paths([path], settings, store=store, progress=False)
+    left = store.manifest.chunks([i for i, _ in store.manifest.all_chunks()])
+    assert {c.kind for c in left.values()} == {None}
+    assert edit.deleted - edit.added == len(chunks) - len(left) and edit.added <= 1, edit.to_dict()
+    assert store.collection.count() == len(left)
+
+
 def test_remove_document(tmp_path, settings):
     (tmp_path / "a.txt").write_text(PARA)
     store = open_store(settings)
