@@ -5,7 +5,9 @@ it finds hyphenated across a line end; that mark becomes a soft hyphen (U+00AD) 
 keeps the hyphen's place (offsets and quotes stay the document's) while what is embedded, searched
 and shown reads one word (the tokenizers drop it; `text.as_prose` too). Ligatures (ﬁ, ﬂ) are read
 as their letters. Running headers, footers and page numbers are found by repetition across pages
-(`furniture`): they stay in the page text, so offsets stay exact, and are kept out of chunks.
+(`furniture`): they stay in the page text, so offsets stay exact, and are kept out of chunks. A table
+(rows whose cells PDFium places in aligned columns, under a header of short names) is written as
+Markdown rows, as .docx and HTML tables are, so its rows are read with their header (index/tables.py).
 Leaves out: everything after the text (split.py, indexer.py).
 """
 from __future__ import annotations
@@ -69,6 +71,101 @@ def furniture(pages: list[str]) -> list[list[tuple[int, int]]]:
     return out
 
 
+Box = tuple[float, float, float, float]  # left, bottom, right, top (PDF points)
+
+
+def _rect_lines(rects: list[Box]) -> list[list[Box]]:
+    """PDFium's text rectangles, in reading order, grouped into lines: a rectangle continues the line
+    when it overlaps the one before vertically by half its height and starts to its right."""
+    lines: list[list[Box]] = []
+    for r in rects:
+        if lines:
+            p = lines[-1][-1]
+            if min(r[3], p[3]) - max(r[1], p[1]) >= 0.5 * min(r[3] - r[1], p[3] - p[1]) and r[0] >= p[2] - 1:
+                lines[-1].append(r)
+                continue
+        lines.append([r])
+    return lines
+
+
+def _cells(line: list[Box]) -> list[Box]:
+    """A line's rectangles merged into cells: a gap narrower than the line's height is a word space."""
+    height = max(r[3] - r[1] for r in line)
+    cells = [list(line[0])]
+    for left, bottom, right, top in line[1:]:
+        c = cells[-1]
+        if left - c[2] < height:
+            c[1], c[2], c[3] = min(c[1], bottom), max(c[2], right), max(c[3], top)
+        else:
+            cells.append([left, bottom, right, top])
+    return [tuple(c) for c in cells]
+
+
+def _aligned(row: list[Box], below: list[Box]) -> bool:
+    """Whether two rows have their cells in the same columns: as many, each overlapping (or sharing
+    a left or right edge with) the cell above, and none reaching into the next column."""
+    if len(row) != len(below):
+        return False
+    for i, (a, b) in enumerate(zip(row, below)):
+        if min(a[2], b[2]) < max(a[0], b[0]) and abs(a[0] - b[0]) > 3 and abs(a[2] - b[2]) > 3:
+            return False
+        if i + 1 < len(row) and (a[2] > below[i + 1][0] or b[2] > row[i + 1][0]):
+            return False
+    return True
+
+
+def table_boxes(rects: list[Box]) -> list[list[list[Box]]]:
+    """Runs of at least three consecutive lines of two or more aligned cells (pure): each a table's
+    rows of cell boxes. Whether it has a header is `is_header`'s to say."""
+    out, run = [], []
+    for line in _rect_lines(rects) + [[]]:
+        cells = _cells(line) if line else []
+        if len(cells) >= 2 and (not run or _aligned(run[-1], cells)):
+            run.append(cells)
+            continue
+        if len(run) >= 3:
+            out.append(run)
+        run = [cells] if len(cells) >= 2 else []
+    return out
+
+
+_HEADER_CELL = re.compile(r"""[^\\{}=_^<>`'@#~|]*[^\W\d_]{2}[^\\{}=_^<>`'@#~|]*""")
+
+
+def is_header(cells: list[str]) -> bool:
+    """Whether a row reads as a table's header (pure): short names of words, not numbers or code (a
+    contents list's "1 Introduction | 1", a list of commands' "\\author | 100 Author" or a symbol's
+    "F | Force, N" is a table's body, or no table, and is left as lines)."""
+    return all(len(c) <= 40 and len(c.split()) <= 5 and _HEADER_CELL.fullmatch(c) for c in cells)
+
+
+def tabulate(page: str, tables: list[list[list[str]]]) -> str:
+    """A page's text with each table's lines written as Markdown rows, a separator under the header
+    (pure). A table is left as it is unless its first row `is_header` and each of its rows is, word
+    for word, a line of the page, one after another."""
+    lines = page.split("\n")
+    at = 0
+    for rows in tables:
+        if not is_header(rows[0]) or any("\n" in c or not c for row in rows for c in row):
+            continue
+        want = [" ".join(" ".join(row).split()) for row in rows]
+        start = next((i for i in range(at, len(lines) - len(rows) + 1)
+                      if all(" ".join(lines[i + k].split()) == w for k, w in enumerate(want))), None)
+        if start is None:
+            continue
+        md = ["| " + " | ".join(" ".join(c.split()) for c in row) + " |" for row in rows]
+        md.insert(1, "|" + " --- |" * len(rows[0]))
+        lines[start : start + len(rows)] = md
+        at = start + len(md)
+    return "\n".join(lines)
+
+
+def page_tables(textpage) -> list[list[list[str]]]:
+    """The tables PDFium's text rectangles show on a page: rows of cell texts, cleaned as the page is."""
+    rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+    return [[[clean_page(textpage.get_text_bounded(*box)) for box in row] for row in rows] for rows in table_boxes(rects)]
+
+
 def read_pages(path) -> list[str]:
     """Each page's text, cleaned (`clean_page`). Raises LoadError for an encrypted or broken file."""
     import pypdfium2 as pdfium
@@ -85,7 +182,7 @@ def read_pages(path) -> list[str]:
         for i in range(len(pdf)):
             page = pdf[i]
             textpage = page.get_textpage()
-            pages.append(clean_page(textpage.get_text_range()))
+            pages.append(tabulate(clean_page(textpage.get_text_range()), page_tables(textpage)))
             textpage.close()
             page.close()
         return pages

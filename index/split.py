@@ -33,7 +33,7 @@ _WORD = re.compile(r"\S+")
 # Bump when a change here moves sentence or chunk boundaries, or a loader extracts other text: a
 # file indexed under an earlier version is read and split again at the next index run, even if it
 # has not changed.
-SPLIT_VERSION = 6
+SPLIT_VERSION = 7  # 7: PDF tables as Markdown rows
 # A line that starts a block of its own: a list item ("- ", "2. ", "b) ", "(iv) "), a numbered
 # heading ("1.2 Scope"), a Markdown heading, quote, table row, code fence or rule.
 _BLOCK_START = re.compile(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from index.load import LoadedDocument
-from index.pdf import clean_page, furniture, hyphens
+from index.pdf import clean_page, furniture, hyphens, is_header, table_boxes, tabulate
 from index.structure import (
     headings,
     is_reference_list,
@@ -20,6 +20,39 @@ PDFS = Path(__file__).parents[1] / "data" / "pdfs"
 
 def test_pdfium_marks_become_soft_hyphens_ligatures_letters_and_lines_newlines():
     assert clean_page("the ﬁrst ﬂow\r\nen\ufffedorsed by  \r\n") == "the first flow\nen\u00addorsed by"
+
+
+def _row(y: float, *cells: tuple[float, float]) -> list[tuple[float, float, float, float]]:
+    return [(left, y, right, y + 8) for left, right in cells]
+
+
+def test_aligned_columns_over_three_lines_or_more_are_a_table_and_prose_or_two_lines_are_not():
+    prose = _row(100, (30, 60), (62, 200), (203, 480))  # word-space gaps: one cell
+    header = _row(90, (30, 60), (210, 270), (390, 440))
+    rows = [_row(80 - 10 * i, (30, 65), (211, 235), (390, 430 + 10 * i)) for i in range(3)]
+    found = table_boxes(prose + header + sum(rows, []) + prose)
+    assert len(found) == 1 and len(found[0]) == 4 and all(len(r) == 3 for r in found[0])
+    assert table_boxes(prose + header + rows[0] + prose) == []  # two lines: no table
+    shifted = _row(50, (30, 65), (120, 150), (390, 430))  # its second cell is not under the header's
+    assert len(table_boxes(header + sum(rows, []) + shifted)[0]) == 4
+    # the second column of a two-column page starts a new line: never a cell beside the first's
+    assert table_boxes(_row(700, (30, 280)) + _row(690, (30, 280)) + _row(700, (310, 560)) + _row(690, (310, 560))) == []
+
+
+def test_a_header_is_short_names_not_numbers_or_code():
+    assert is_header(["Preset", "Temperature", "Typical use"]) and is_header(["Day", "Opens (h)", "Closes"])
+    assert not is_header(["1 Introduction", "1"])  # a contents list
+    assert not is_header(["\\author", "100 Author"]) and not is_header(["F", "Force, N"])
+    assert not is_header(["botcap", "put the caption at the bottom of the float instead of on top of it."])
+
+
+def test_a_table_is_written_as_markdown_rows_only_where_its_rows_are_the_pages_lines():
+    page = "Four presets.\nPreset Temperature Typical use\nDelicate 70 °C white tea\nBlack 95 °C black  tea\nDescale monthly."
+    rows = [["Preset", "Temperature", "Typical use"], ["Delicate", "70 °C", "white tea"], ["Black", "95 °C", "black tea"]]
+    assert tabulate(page, [rows]) == ("Four presets.\n| Preset | Temperature | Typical use |\n| --- | --- | --- |\n"
+                                      "| Delicate | 70 °C | white tea |\n| Black | 95 °C | black tea |\nDescale monthly.")
+    assert tabulate(page, [[["1 Introduction", "1"], ["2 Purpose", "1"], ["3 Usage", "2"]]]) == page  # no header
+    assert tabulate(page, [rows[:1] + [["Green", "80 °C", "green tea"]] + rows[2:]]) == page  # not the page's lines
 
 
 def test_a_hyphen_at_a_line_end_stays_only_between_two_words_that_do_not_join():
