@@ -23,9 +23,9 @@ _PAGE_NUMBER = re.compile(r"""(?:page\s+)?[-–—]?\s*(?:#|[ivxlc]{1,6})\s*[-�
 
 
 def clean_page(raw: str) -> str:
-    """PDFium's page text -> ours: `\\n` line ends, its hyphenation mark as a soft hyphen, ligatures
-    as letters, no trailing space (pure)."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "\u00ad").replace("\x00", "")
+    """PDFium's page text -> ours: `\\n` line ends (a form feed inside a page too: pages are joined
+    by one), its hyphenation mark as a soft hyphen, ligatures as letters, no trailing space (pure)."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\ufffe", "\u00ad").replace("\x00", "")
     return "\n".join(line.rstrip() for line in text.translate(LIGATURES).split("\n")).strip()
 
 
@@ -139,25 +139,31 @@ def is_header(cells: list[str]) -> bool:
     return all(len(c) <= 40 and len(c.split()) <= 5 and _HEADER_CELL.fullmatch(c) for c in cells)
 
 
-def tabulate(page: str, tables: list[list[list[str]]]) -> str:
-    """A page's text with each table's lines written as Markdown rows, a separator under the header
-    (pure). A table is left as it is unless its first row `is_header` and each of its rows is, word
-    for word, a line of the page, one after another."""
+def tabulate(page: str, tables: list[list[list[str]]], avoid: list[tuple[int, int]] = ()) -> tuple[str, int]:
+    """A page's text with each table's lines written as Markdown rows, a separator under the header,
+    and where in `page` the last line rewritten ends (0: none) (pure). A table is left as lines
+    unless its first row `is_header`, each of its rows is, word for word, a line of the page, one
+    after another, and none of those lines is in `avoid` (a running header or footer)."""
     lines = page.split("\n")
-    at = 0
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    free = [not any(a < starts[i + 1] - 1 and starts[i] < b for a, b in avoid) for i in range(len(lines))]
+    out, at, until = [], 0, 0
     for rows in tables:
         if not is_header(rows[0]) or any("\n" in c or not c for row in rows for c in row):
             continue
         want = [" ".join(" ".join(row).split()) for row in rows]
-        start = next((i for i in range(at, len(lines) - len(rows) + 1)
-                      if all(" ".join(lines[i + k].split()) == w for k, w in enumerate(want))), None)
-        if start is None:
+        first = next((i for i in range(at, len(lines) - len(rows) + 1)
+                      if all(free[i + k] and " ".join(lines[i + k].split()) == w for k, w in enumerate(want))), None)
+        if first is None:
             continue
         md = ["| " + " | ".join(" ".join(c.split()) for c in row) + " |" for row in rows]
         md.insert(1, "|" + " --- |" * len(rows[0]))
-        lines[start : start + len(rows)] = md
-        at = start + len(md)
-    return "\n".join(lines)
+        out += lines[at:first] + md
+        at = first + len(rows)
+        until = starts[at] - 1
+    return "\n".join(out + lines[at:]), until
 
 
 def page_tables(textpage) -> list[list[list[str]]]:
@@ -166,8 +172,9 @@ def page_tables(textpage) -> list[list[list[str]]]:
     return [[[clean_page(textpage.get_text_bounded(*box)) for box in row] for row in rows] for rows in table_boxes(rects)]
 
 
-def read_pages(path) -> list[str]:
-    """Each page's text, cleaned (`clean_page`). Raises LoadError for an encrypted or broken file."""
+def read_pages(path) -> list[tuple[str, list[list[list[str]]]]]:
+    """Each page's text, cleaned (`clean_page`), and its tables (`page_tables`). Raises LoadError for
+    an encrypted or broken file."""
     import pypdfium2 as pdfium
 
     try:
@@ -182,7 +189,7 @@ def read_pages(path) -> list[str]:
         for i in range(len(pdf)):
             page = pdf[i]
             textpage = page.get_textpage()
-            pages.append(tabulate(clean_page(textpage.get_text_range()), page_tables(textpage)))
+            pages.append((clean_page(textpage.get_text_range()), page_tables(textpage)))
             textpage.close()
             page.close()
         return pages
@@ -223,12 +230,17 @@ def hyphens(text: str, words: set[str] = frozenset()) -> str:
 def extract_pdf(path) -> tuple[str, list[int], list[tuple[int, int]]]:
     """A PDF -> (its text, pages joined by a blank line; where each page starts; the spans of
     running headers and footers in that text)."""
-    pages = hyphens("\f".join(read_pages(path)), english_words()).split("\f")
+    read = read_pages(path)
+    pages = hyphens("\f".join(text for text, _ in read), english_words()).split("\f")
     if not "".join(pages).strip():
         raise LoadError("no text layer (a scanned PDF?); run OCR on it (e.g. `ocrmypdf in.pdf out.pdf`) and index the result")
-    starts, skip, pos = [], [], 0
-    for page, spans in zip(pages, furniture(pages)):
+    starts, skip, written, pos = [], [], [], 0
+    # Running lines are found on the pages as read; tables are written after, around them.
+    for page, (_, tables), spans in zip(pages, read, furniture(pages)):
+        text, until = tabulate(page, tables, spans)
+        shift = len(text) - len(page)  # for the footer lines below the last table written
         starts.append(pos)
-        skip += [(pos + a, pos + b) for a, b in spans]
-        pos += len(page) + 2  # "\n\n" between pages
-    return "\n\n".join(pages), starts, skip
+        skip += [(pos + a + shift * (a >= until), pos + b + shift * (a >= until)) for a, b in spans]
+        written.append(text)
+        pos += len(text) + 2  # "\n\n" between pages
+    return "\n\n".join(written), starts, skip

@@ -20,6 +20,7 @@ PDFS = Path(__file__).parents[1] / "data" / "pdfs"
 
 def test_pdfium_marks_become_soft_hyphens_ligatures_letters_and_lines_newlines():
     assert clean_page("the ﬁrst ﬂow\r\nen\ufffedorsed by  \r\n") == "the first flow\nen\u00addorsed by"
+    assert clean_page("one\fpage") == "one\npage"  # pages are joined by form feeds to find hyphens
 
 
 def _row(y: float, *cells: tuple[float, float]) -> list[tuple[float, float, float, float]]:
@@ -49,10 +50,13 @@ def test_a_header_is_short_names_not_numbers_or_code():
 def test_a_table_is_written_as_markdown_rows_only_where_its_rows_are_the_pages_lines():
     page = "Four presets.\nPreset Temperature Typical use\nDelicate 70 °C white tea\nBlack 95 °C black  tea\nDescale monthly."
     rows = [["Preset", "Temperature", "Typical use"], ["Delicate", "70 °C", "white tea"], ["Black", "95 °C", "black tea"]]
-    assert tabulate(page, [rows]) == ("Four presets.\n| Preset | Temperature | Typical use |\n| --- | --- | --- |\n"
-                                      "| Delicate | 70 °C | white tea |\n| Black | 95 °C | black tea |\nDescale monthly.")
-    assert tabulate(page, [[["1 Introduction", "1"], ["2 Purpose", "1"], ["3 Usage", "2"]]]) == page  # no header
-    assert tabulate(page, [rows[:1] + [["Green", "80 °C", "green tea"]] + rows[2:]]) == page  # not the page's lines
+    written, until = tabulate(page, [rows])
+    assert written == ("Four presets.\n| Preset | Temperature | Typical use |\n| --- | --- | --- |\n"
+                       "| Delicate | 70 °C | white tea |\n| Black | 95 °C | black tea |\nDescale monthly.")
+    assert page[until:] == "\nDescale monthly." and written.endswith(page[until:])
+    assert tabulate(page, [[["1 Introduction", "1"], ["2 Purpose", "1"], ["3 Usage", "2"]]]) == (page, 0)  # no header
+    assert tabulate(page, [rows[:1] + [["Green", "80 °C", "green tea"]] + rows[2:]]) == (page, 0)  # not the page's lines
+    assert tabulate(page, [rows], avoid=[(14, 44)]) == (page, 0)  # its header line is a running header
 
 
 def test_a_hyphen_at_a_line_end_stays_only_between_two_words_that_do_not_join():
