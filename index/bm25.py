@@ -7,15 +7,25 @@ length) and the chunks removed since are masked out of the main index, so an edi
 proportion to the edit. When the delta grows past a share of the corpus, the main index is rebuilt
 and the delta starts empty again. Scores in the delta use the main index's idf, which drifts a
 little from exact BM25 until the next rebuild.
+
+bm25s builds and saves the main index; searching reads its saved arrays with NumPy and scores them
+as bm25s does (`_Scores`), and words are tokenized here as bm25s tokenizes them, so that answering a
+question never imports bm25s, and SciPy with it (a fifth of a `qa ask`; tests/integration/test_bm25.py
+checks both against bm25s).
 """
 from __future__ import annotations
 
+import ast
 import bisect
+import functools
+import importlib.util
 import json
 import math
 import os
+import re
 import shutil
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +38,73 @@ REBUILD_MIN = 2000  # ... and at least this many chunks (small corpora rebuild i
 # The tokenizer's version, saved with the index: an index saved by another is rebuilt on load.
 # 2: accents folded ("Möngke" and "Mongke" meet).
 TOKENIZER = 2
-def tokenize(texts: list[str], return_ids: bool = False):
-    """The one tokenizer for BM25, indexing and querying alike: accents folded, English stopwords,
-    Snowball stems."""
-    import bm25s
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s.tokenize's token pattern
 
-    return bm25s.tokenize([fold(t) for t in texts], stopwords="en", stemmer=stemmer(), show_progress=False,
-                          return_ids=return_ids)
+
+@functools.cache
+def stopwords() -> frozenset[str]:
+    """bm25s's English stopwords, read from its source file: the list stays the library's, and
+    reading it does not import bm25s."""
+    path = Path(importlib.util.find_spec("bm25s").submodule_search_locations[0]) / "stopwords.py"
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "STOPWORDS_EN" for t in node.targets):
+            return frozenset(ast.literal_eval(node.value))
+    raise LookupError(f"no STOPWORDS_EN in {path}")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """The one tokenizer for BM25, indexing and querying alike, as `bm25s.tokenize(stopwords="en")`
+    reads text: accents folded, lower case, words of two characters or more, English stopwords
+    out, Snowball stems."""
+    stop, stem = stopwords(), stemmer().stemWords
+    return [stem([w for w in _TOKEN.findall(fold(t).lower()) if w not in stop]) for t in texts]
+
+
+@dataclass
+class _Scores:
+    """The main index as bm25s saves it: each term's precomputed BM25 score per document (CSC)."""
+
+    vocab: dict[str, int]
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    num_docs: int
+
+    @classmethod
+    def of(cls, model) -> _Scores:
+        sc = model.scores
+        return cls(model.vocab_dict, sc["data"], sc["indices"], sc["indptr"], int(sc["num_docs"]))
+
+    @classmethod
+    def read(cls, directory: Path) -> _Scores:
+        params = json.loads((directory / "params.index.json").read_text())
+        vocab = json.loads((directory / "vocab.index.json").read_text(encoding="utf-8"))
+        arrays = [np.load(directory / f"{name}.csc.index.npy") for name in ("data", "indices", "indptr")]
+        return cls(vocab, *arrays, int(params["num_docs"]))
+
+    def df(self, term: str) -> int:
+        t = self.vocab.get(term)
+        return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+
+    def top(self, terms: list[str], k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best documents for `terms` (all in the vocabulary) and their scores, best first:
+        `BM25.retrieve`'s sums, mask and top-k selection, step for step (so ties fall alike)."""
+        ids = np.asarray([self.vocab[t] for t in terms], dtype=np.int32)
+        scores = np.zeros(self.num_docs, dtype=self.data.dtype)
+        for a, b in zip(self.indptr[ids], self.indptr[ids + 1]):
+            np.add.at(scores, self.indices[a:b], self.data[a:b])
+        if mask is not None:
+            scores *= mask
+        part = np.argpartition(scores, -k).take(indices=range(-k, 0))
+        part_scores = np.take(scores, part)
+        order = np.flip(np.argsort(part_scores))
+        return part[order], part_scores[order]
 
 
 class Bm25Index:
     def __init__(self, directory: Path):
         self.directory = directory
-        self._model = None
+        self._main = None
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
         self._avgdl = 1.0
@@ -62,8 +126,8 @@ class Bm25Index:
         ids = [r[0] for r in rows]
         model, avgdl = None, 1.0
         if rows:
-            tokens = tokenize([r[1] for r in rows], return_ids=True)
-            avgdl = float(np.mean([len(t) for t in tokens.ids])) or 1.0
+            tokens = tokenize([r[1] for r in rows])
+            avgdl = float(np.mean([len(t) for t in tokens])) or 1.0
             model = bm25s.BM25()
             model.index(tokens, show_progress=False)
             model.save(str(tmp), show_progress=False)
@@ -75,17 +139,15 @@ class Bm25Index:
             os.replace(self.directory, old)
         os.replace(tmp, self.directory)
         shutil.rmtree(old, ignore_errors=True)
-        self._set_main(model, ids, avgdl, generation)
+        self._set_main(_Scores.of(model) if model is not None else None, ids, avgdl, generation)
 
     def load(self) -> None:
-        import bm25s
-
         meta = json.loads((self.directory / "ids.json").read_text())
-        model = bm25s.BM25.load(str(self.directory), show_progress=False) if meta["ids"] else None
-        self._set_main(model, meta["ids"], meta.get("avgdl", 1.0), meta["generation"])
+        main = _Scores.read(self.directory) if meta["ids"] else None
+        self._set_main(main, meta["ids"], meta.get("avgdl", 1.0), meta["generation"])
 
-    def _set_main(self, model, ids: list[str], avgdl: float, generation: int) -> None:
-        self._model, self._ids, self._avgdl, self._generation = model, ids, avgdl, generation
+    def _set_main(self, main: _Scores | None, ids: list[str], avgdl: float, generation: int) -> None:
+        self._main, self._ids, self._avgdl, self._generation = main, ids, avgdl, generation
         self._sorted_vocab = None  # made when first needed (`unseen`)
         self._row = {cid: i for i, cid in enumerate(ids)}
         self._mask, self._delta_ids, self._postings, self._delta_len, self._delta_df = None, [], {}, [], Counter()
@@ -134,11 +196,7 @@ class Bm25Index:
         self._generation = generation
 
     def _main_df(self, term: str) -> int:
-        if self._model is None or term not in self._model.vocab_dict:
-            return 0
-        t = self._model.vocab_dict[term]
-        indptr = self._model.scores["indptr"]
-        return int(indptr[t + 1] - indptr[t])
+        return 0 if self._main is None else self._main.df(term)
 
     def idf(self, terms) -> dict[str, float]:
         """BM25's (Lucene's) idf of each term, over main + delta (removed chunks still count
@@ -161,7 +219,7 @@ class Bm25Index:
         counts as seen when a term of the index starts with it, or it starts with one, at least
         `prefix` letters long: "Palestine" is seen in "Palestinian", "Normans" in "Normandy"."""
         if self._sorted_vocab is None:
-            self._sorted_vocab = sorted(self._model.vocab_dict) if self._model is not None else []
+            self._sorted_vocab = sorted(self._main.vocab) if self._main is not None else []
         vocab = self._sorted_vocab
 
         def has(term: str) -> bool:
@@ -195,13 +253,12 @@ class Bm25Index:
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         terms = tokenize([query])[0]
         hits: list[tuple[str, float]] = []
-        if self._model is not None and self._ids:
-            known = [t for t in terms if t in self._model.vocab_dict]
+        if self._main is not None and self._ids:
+            known = [t for t in terms if t in self._main.vocab]
             if known:
                 n = min(k, len(self._ids))  # masked chunks score 0 and are dropped below
-                docs, scores = self._model.retrieve([known], k=n, show_progress=False, n_threads=1,
-                                                    weight_mask=self._mask)
-                hits += [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+                docs, scores = self._main.top(known, n, self._mask)
+                hits += [(self._ids[int(d)], float(s)) for d, s in zip(docs, scores) if s > 0]
         if self._delta_ids:
             hits += [(self._delta_ids[d], s) for d, s in self._delta_scores(terms).items() if s > 0]
         hits.sort(key=lambda h: -h[1])

@@ -107,3 +107,71 @@ def test_the_chains_sentence_scorer_weighs_words_by_the_index(tmp_path, settings
     weights = sentence_scorer(store).weights("Does a quokka sail boats?", None)
     assert set(weights) == {"quokka", "sail", "boat"}
     assert weights["boat"] < weights["quokka"] < weights["sail"]  # in every file < in one < in none
+
+
+def _texts() -> list[str]:
+    """Real text of every kind the index meets: SQuAD paragraphs and questions (accents, numbers,
+    apostrophes), the test PDFs' text (soft hyphens, ligatures, symbols) and the seeds."""
+    import json
+    from pathlib import Path
+
+    from index.load import load_document
+
+    data = Path(__file__).parents[1] / "data"
+    squad = json.loads((data / "squad2-dev-a.json").read_text())["data"]
+    texts = [p["context"] for a in squad for p in a["paragraphs"]]
+    texts += [q["question"] for a in squad for p in a["paragraphs"] for q in p["qas"]]
+    texts += [load_document(p, str(p)).text for p in sorted((data / "pdfs").glob("*.pdf"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[2] / "seeds").glob("*.txt"))]
+    return texts
+
+
+def test_words_are_tokenized_as_bm25s_tokenizes_them():
+    import bm25s
+    import bm25s.stopwords
+
+    from index.bm25 import stopwords, tokenize
+    from index.text import fold, stemmer
+
+    assert stopwords() == frozenset(bm25s.stopwords.STOPWORDS_EN)
+    texts = _texts()
+    assert len(texts) > 3000
+    theirs = bm25s.tokenize([fold(t) for t in texts], stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False)
+    assert tokenize(texts) == theirs
+
+
+def test_search_ranks_and_scores_as_bm25s_retrieve_does(tmp_path):
+    """The main index searched from its saved arrays gives bm25s's own ids, order and scores, for
+    every SQuAD question, with removed chunks masked out too; and a search imports neither."""
+    import json
+    import subprocess
+    import sys
+
+    import bm25s
+    import numpy as np
+
+    from index.bm25 import tokenize
+
+    texts = _texts()
+    paragraphs = [t for t in texts if not t.endswith("?")]
+    questions = [t for t in texts if t.endswith("?")][:600]
+    rows = [(f"c{i}", t) for i, t in enumerate(paragraphs)]
+    index = Bm25Index(tmp_path / "bm25")
+    index.build(rows, generation=1)
+    theirs = bm25s.BM25.load(str(tmp_path / "bm25"))
+    mask = np.ones(len(rows), dtype=np.float32)
+    mask[::7] = 0.0
+    for weights in (None, mask):
+        index._mask = weights
+        for q in questions:
+            known = [t for t in tokenize([q])[0] if t in theirs.vocab_dict]
+            if not known:
+                continue
+            docs, scores = theirs.retrieve([known], k=20, show_progress=False, n_threads=1, weight_mask=weights)
+            want = [(f"c{int(d)}", float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+            assert index.search(q, 20) == want, q
+    probe = ("import sys; from pathlib import Path; from index.bm25 import Bm25Index; b = Bm25Index(Path(sys.argv[1])); "
+             "b.load(); assert b.search('In what country is Normandy located?', 5); "
+             "print(sorted(m for m in ('bm25s', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "bm25")], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
