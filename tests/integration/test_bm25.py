@@ -143,7 +143,6 @@ def test_words_are_tokenized_as_bm25s_tokenizes_them():
 def test_search_ranks_and_scores_as_bm25s_retrieve_does(tmp_path):
     """The main index searched from its saved arrays gives bm25s's own ids, order and scores, for
     every SQuAD question, with removed chunks masked out too; and a search imports neither."""
-    import json
     import subprocess
     import sys
 
