@@ -143,8 +143,10 @@ class Manifest:
         wanted = [r for r in records if r.ord > 0]
         if not wanted:
             return out
-        q = f"SELECT source, ord, start, text, page, id, midline FROM chunks WHERE (source, ord) IN (VALUES {','.join(['(?, ?)'] * len(wanted))})"
-        before = {(r[0], r[1]): r for r in self.connect().execute(q, [x for r in wanted for x in (r.source, r.ord - 1)])}
+        # One indexed lookup per chunk: a `(source, ord) IN (VALUES ...)` scans the whole table.
+        db = self.connect()
+        q = "SELECT source, ord, start, text, page, id, midline FROM chunks WHERE source=? AND ord=?"
+        before = {(r[0], r[1]): r for r in (db.execute(q, (rec.source, rec.ord - 1)).fetchone() for rec in wanted) if r}
         for rec in wanted:
             row = before.get((rec.source, rec.ord - 1))
             if row is None or row[4] != rec.page:
