@@ -5,8 +5,8 @@ Examples are (question, window of whole sentences, answer span or none). Besides
 answer window, the reader is shown where it must answer nothing: a window the assistant's own BM25
 retrieves from another paragraph of the same article (the gold paragraph left out), a window of the
 gold paragraph without the answer, the question with a name or number swapped for another of the
-same kind from the article (the near misses SQuAD 2.0's writers made), and SQuAD 2.0's own
-unanswerable questions. The heavy parts (torch, transformers) load only here; answering needs
+same kind from the article, a word turned into its opposite, or negated (the near misses SQuAD 2.0's
+writers made), and SQuAD 2.0's own unanswerable questions. The heavy parts (torch, transformers) load only here; answering needs
 neither (qa/reader.py runs the export on ONNX Runtime).
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ class Example:
     context: str
     start: int | None  # answer characters in `context`, or None: nothing here answers
     end: int | None
-    kind: str  # answer | retrieved | same-paragraph | swapped | unanswerable
+    kind: str  # answer | retrieved | same-paragraph | swapped | antonym | negated | unanswerable
 
 
 @dataclass
@@ -153,8 +153,52 @@ def swap(question: str, paragraph: str, names: set[str], numbers: set[str], rng:
     return None
 
 
+# SQuAD 2.0's writers turned a word into its opposite as often as they swapped a name (Rajpurkar et al., 2018)
+_OPPOSITES = [("largest", "smallest"), ("biggest", "smallest"), ("highest", "lowest"), ("most", "least"),
+              ("first", "last"), ("earliest", "latest"), ("longest", "shortest"), ("best", "worst"),
+              ("larger", "smaller"), ("higher", "lower"), ("more", "fewer"), ("before", "after"),
+              ("increase", "decrease"), ("increased", "decreased"), ("north", "south"), ("east", "west"),
+              ("northern", "southern"), ("eastern", "western"), ("maximum", "minimum"), ("won", "lost"),
+              ("win", "lose"), ("above", "below"), ("strongest", "weakest"), ("fastest", "slowest"),
+              ("richest", "poorest"), ("oldest", "youngest"), ("upper", "lower"), ("public", "private"),
+              ("legal", "illegal"), ("internal", "external"), ("import", "export"), ("imports", "exports"),
+              ("positive", "negative"), ("major", "minor"), ("male", "female"), ("men", "women"),
+              ("early", "late"), ("earlier", "later"), ("success", "failure"), ("successful", "unsuccessful"),
+              ("accepted", "rejected"), ("allowed", "banned"), ("start", "end"), ("began", "ended")]
+_OPPOSITE = {a: b for a, b in _OPPOSITES} | {b: a for a, b in _OPPOSITES}
+_AUX = {"did": "didn't", "does": "doesn't", "do": "don't", "is": "isn't", "was": "wasn't", "were": "weren't",
+        "are": "aren't", "has": "hasn't", "have": "haven't", "had": "hadn't", "can": "can't", "could": "couldn't",
+        "would": "wouldn't", "will": "won't", "should": "shouldn't"}
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|without|except|none)\b|n't\b", re.I)
+
+
+def opposite(question: str, paragraph: str) -> str | None:
+    """The question with one word turned into its opposite that the paragraph never uses, or None:
+    "What is the largest city?" -> "What is the smallest city?" (pure)."""
+    low = paragraph.lower()
+    for m in re.finditer(r"[A-Za-z]+", question):
+        new = _OPPOSITE.get(m.group().lower())
+        if m.start() and m.group()[0].isupper():
+            continue  # part of a name ("First Year of Studies")
+        if new and not re.search(rf"\b{new}\b", low):
+            new = new.capitalize() if m.group()[0].isupper() else new
+            return question[:m.start()] + new + question[m.end():]
+    return None
+
+
+def negate(question: str, paragraph: str) -> str | None:
+    """The question negated at its auxiliary ("When did X leave?" -> "When didn't X leave?") when the
+    paragraph holds no negation that could answer it, or None (pure)."""
+    aux = "|".join(_AUX)
+    m = re.match(rf"\s*(?:what|who|whom|which|when|where|why|how)(?:\s+[\w-]+){{0,2}}?\s+({aux})\b", question, re.I)
+    if not m or _NEGATION.search(paragraph):
+        return None
+    return question[:m.start(1)] + _AUX[m.group(1).lower()] + question[m.end(1):]
+
+
 def build_examples(articles: list[Article], rng: random.Random, negatives: bool = True,
-                   p_retrieved: float = 0.35, p_same: float = 0.2, p_swap: float = 0.3) -> list[Example]:
+                   p_retrieved: float = 0.35, p_same: float = 0.2, p_swap: float = 0.3, p_opposite: float = 0.5,
+                   p_negate: float = 0.15) -> list[Example]:
     """Every question's answer window, and (with `negatives`) windows where it has no answer: see the
     module's docstring. Real unanswerable questions are read against a window of their paragraph."""
     import bm25s
@@ -183,7 +227,10 @@ def build_examples(articles: list[Article], rng: random.Random, negatives: bool 
                 q = qa["question"].strip()
                 size = rng.randint(*WINDOW_WORDS)
                 if qa.get("is_impossible") or not qa.get("answers"):
-                    ws, we = window(sp, rng.randrange(len(sp)), size, rng, text)
+                    # read against the sentence its writer made it nearly answerable by, when SQuAD 2.0 says which
+                    near = [answer_span(text, a) for a in qa.get("plausible_answers", [])]
+                    near_i = [i for i, (a, b) in enumerate(sp) for n in near if n and a <= n[0] < b]
+                    ws, we = window(sp, near_i[0] if near_i else rng.randrange(len(sp)), size, rng, text)
                     out.append(Example(q, text[ws:we], None, None, "unanswerable"))
                     continue
                 at = answer_span(text, qa["answers"][0])
@@ -217,6 +264,14 @@ def build_examples(articles: list[Article], rng: random.Random, negatives: bool 
                     swapped = swap(q, text, names, numbers, rng)
                     if swapped:
                         out.append(Example(swapped, text[ws:we], None, None, "swapped"))
+                if rng.random() < p_opposite:
+                    turned = opposite(q, text)
+                    if turned:
+                        out.append(Example(turned, text[ws:we], None, None, "antonym"))
+                if rng.random() < p_negate:
+                    negated = negate(q, text)
+                    if negated:
+                        out.append(Example(negated, text[ws:we], None, None, "negated"))
     return out
 
 

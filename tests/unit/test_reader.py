@@ -12,7 +12,7 @@ from conftest import run_cli
 from qa.cite import Sentence
 from qa.reader import Reading, Span, read, span_scores, windows
 from qa.schema import Passage
-from qa.training.data import Article, answer_span, build_examples, swap, window
+from qa.training.data import Article, answer_span, build_examples, negate, opposite, swap, window
 from qa.training.model import auc, length_batches
 
 TEXT = "Tesla was born in 1856. He moved to America in 1884. He died in New York in 1943."
@@ -98,6 +98,30 @@ def test_a_swap_replaces_a_name_the_paragraph_holds_with_one_it_does_not():
     assert swap("Who built it?", "It was built.", {"Edison"}, set(), random.Random(0)) is None  # nothing to swap
 
 
+def test_an_opposite_turns_a_word_the_paragraph_never_uses_and_leaves_names_alone():
+    assert opposite("What is the largest city in Poland?", "Warsaw is the largest city.") == "What is the smallest city in Poland?"
+    assert opposite("What is the largest city?", "The smallest is Sopot, the largest Warsaw.") is None  # it says both
+    assert opposite("Who ran the First Year of Studies?", "Its dean ran it.") is None  # part of a name
+    assert opposite("First, who came?", "They came.") == "Last, who came?"
+
+
+def test_a_negation_goes_on_the_auxiliary_and_only_where_the_paragraph_negates_nothing():
+    assert negate("When did Beyonce leave Destiny's Child?", "She left in 2005.") == "When didn't Beyonce leave Destiny's Child?"
+    assert negate("How many people were killed?", "Five were killed.") == "How many people weren't killed?"
+    assert negate("When did she leave?", "She did not leave until 2005.") is None
+    assert negate("Name the city.", "It is Paris.") is None  # no question word and auxiliary
+
+
+def test_real_unanswerable_questions_are_read_against_their_plausible_answer():
+    filler = " ".join(f"Sentence {n} says nothing at all about the matter here." for n in range(30))
+    text = f"{filler} The tower was painted red in 1901."
+    qa = {"question": "When was the bridge painted red?", "is_impossible": True, "answers": [],
+          "plausible_answers": [{"text": "1901", "answer_start": text.index("1901")}]}
+    for seed in range(5):
+        [e] = build_examples([Article("t", [{"context": text, "qas": [qa]}])], random.Random(seed))
+        assert e.kind == "unanswerable" and "painted red in 1901" in e.context
+
+
 def test_examples_hold_the_answer_window_and_windows_with_no_answer():
     early = " ".join(f"In year {n} of his youth he read many books about physics and about electricity." for n in range(8))
     paras = [{"context": f"{early} He moved to New York in 1884.",
@@ -106,9 +130,9 @@ def test_examples_hold_the_answer_window_and_windows_with_no_answer():
              {"context": "Edison opened a laboratory in Menlo Park in 1876. It became famous.",
               "qas": [{"question": "Where did Edison open a laboratory?", "answers": [{"text": "Menlo Park", "answer_start": 30}]}]}]
     examples = [e for seed in range(5) for e in build_examples([Article("t", paras)], random.Random(seed), p_retrieved=1.0,
-                                                               p_same=1.0, p_swap=1.0)]
+                                                               p_same=1.0, p_swap=1.0, p_opposite=1.0, p_negate=1.0)]
     kinds = {e.kind for e in examples}
-    assert {"answer", "retrieved", "same-paragraph", "unanswerable"} <= kinds
+    assert {"answer", "retrieved", "same-paragraph", "unanswerable", "negated"} <= kinds
     gold = {"When did Tesla move to New York?": "1884", "Where did Edison open a laboratory?": "Menlo Park"}
     for e in examples:
         if e.kind == "answer":
