@@ -161,6 +161,14 @@ class ExtractiveAnswerer:
         yield self.answer(q, passages)
 
 
+def row_naming(question: str, row: str) -> list[int]:
+    """The cells of a table row whose words the question all uses: what it names the row by (pure)."""
+    from index.tables import cells
+
+    asked = content_stems(question)
+    return [c for c, v in enumerate(cells(row)) if (st := content_stems(v)) and st <= asked]
+
+
 def named_row(question: str, i: int, sentences: list[Sentence], passages: list[Passage], role: list, span, a: int, b: int):
     """A table row answers a question about the thing in its first cell ("Saturday", "Delicate"):
     when the question names one row of the table, that row answers, whichever the reader read; its
@@ -171,7 +179,7 @@ def named_row(question: str, i: int, sentences: list[Sentence], passages: list[P
     asked = content_stems(question)
     s = sentences[i]
     same = [k for k, t in enumerate(sentences) if t.passage == s.passage and role[k] == "body"]
-    naming = {k: [c for c, v in enumerate(cells(sentences[k].text)) if (st := content_stems(v)) and st <= asked] for k in same}
+    naming = {k: row_naming(question, sentences[k].text) for k in same}
     named = [k for k in same if naming[k]]
     k = named[0] if len(named) == 1 else i
     row = sentences[k]
@@ -245,6 +253,12 @@ class ReaderAnswerer:
         holding = [i for i, s in enumerate(sentences) if s.passage == span.passage and s.start < b and s.end > a and not markup[i]]
         if holding and role[holding[0]] == "body":  # a table: the row the question names, if the reader read another
             holding, span, a, b = named_row(question, holding[0], sentences, passages, role, span, a, b)
+        elif holding:  # prose read, but the question names one row of a table in the same document: that row answers
+            rows = [k for k, t in enumerate(sentences) if passages[t.passage].source == p.source and role[k] == "body"
+                    and row_naming(question, t.text)]
+            if len(rows) == 1:
+                holding, cell, a, b = named_row(question, rows[0], sentences, passages, role, span, a, b)
+                span = None if cell is span else cell  # no column named: the row is quoted, nothing in it marked
         if not holding:  # the span lies in a heading: the best sentence that states something
             holding = [max((i for i in range(len(sentences)) if not markup[i]), key=lambda i: scores[i], default=int(np.argmax(scores)))]
             span = None
