@@ -23,7 +23,7 @@ class Example:
     context: str
     start: int | None  # answer characters in `context`, or None: nothing here answers
     end: int | None
-    kind: str  # answer | retrieved | same-paragraph | swapped | noun-swapped | condition | antonym | negated | unanswerable
+    kind: str  # answer | retrieved | same-paragraph | swapped | antonym | negated | unanswerable
 
 
 @dataclass
@@ -196,60 +196,9 @@ def negate(question: str, paragraph: str) -> str | None:
     return question[:m.start(1)] + _AUX[m.group(1).lower()] + question[m.end(1):]
 
 
-# a noun phrase's head: a word after a determiner, before punctuation or a function word ("the church of")
-_DETERMINED = re.compile(r"\b(?:[Tt]he|[Aa]n?|[Ii]ts|[Tt]heir|[Hh]is|[Hh]er)\s+([a-z]{4,})(?=\s*(?:[,.?;:!)]|$)|\s+(?:of|in|to|for|on|"
-                         r"at|with|by|from|and|or|that|which|who|whom|whose|is|was|are|were|did|does|do|has|have|had|"
-                         r"can|could|would|will)\b)")
-_NOT_NOUNS = {"same", "most", "first", "last", "other", "only", "following", "whole", "time", "year", "years",
-              "number", "name", "type", "kind", "part", "many", "much", "more", "less", "best", "least"}
-_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
-
-
-def article_nouns(paragraphs: list[str]) -> dict[str, int]:
-    """How often each lowercase word follows a determiner in the article ("the church"): mostly nouns."""
-    counts: dict[str, int] = {}
-    for t in paragraphs:
-        for w in _DETERMINED.findall(t):
-            if w not in _NOT_NOUNS:
-                counts[w] = counts.get(w, 0) + 1
-    return counts
-
-
-def noun_swap(question: str, paragraph: str, nouns: dict[str, int], rng: random.Random) -> str | None:
-    """The question with a noun after a determiner that the paragraph uses swapped for another noun of
-    the article that the paragraph never uses, or None (pure but `rng`): "What did the government ban?"
-    -> "What did the church ban?", SQuAD 2.0's entity swaps of common nouns."""
-    low = paragraph.lower()
-    olds = [m for m in re.finditer(r"\b(?:[Tt]he|[Aa]n?|[Ii]ts|[Tt]heir|[Hh]is|[Hh]er)\s+([a-z]{4,})\b", question)
-            if m.group(1) in nouns and re.search(rf"\b{m.group(1)}\b", low)]  # a noun where the article uses it as one
-    rng.shuffle(olds)
-    for m in olds:
-        old = m.group(1)
-        plural = old.endswith("s")
-        pool = sorted(w for w, n in nouns.items() if n >= 2 and w.endswith("s") == plural and w[:4] != old[:4]
-                      and not re.search(rf"\b{w}\b", low))
-        if pool:
-            return question[:m.start(1)] + rng.choice(pool) + question[m.end(1):]
-    return None
-
-
-def add_condition(question: str, paragraph: str, years: list[str], rng: random.Random) -> str | None:
-    """The question held to a year of the article that the paragraph does not name, where the paragraph
-    dates what it says by other years and the question names none, or None (pure but `rng`): "What did
-    Tesla build?" -> "What did Tesla build in 1899?", SQuAD 2.0's impossible conditions."""
-    in_para = set(_YEAR.findall(paragraph))
-    if not in_para or re.search(r"\d|\b(?:when|year|decade|century|date|era|period|age)\b", question, re.I):
-        return None
-    pool = sorted({y for y in years if y not in in_para})
-    body = question.rstrip().rstrip("?").rstrip()
-    if not pool or not body:
-        return None
-    return f"{body} in {rng.choice(pool)}?"
-
-
 def build_examples(articles: list[Article], rng: random.Random, negatives: bool = True,
                    p_retrieved: float = 0.35, p_same: float = 0.2, p_swap: float = 0.3, p_opposite: float = 0.5,
-                   p_negate: float = 0.15, p_noun: float = 0.35, p_condition: float = 0.1) -> list[Example]:
+                   p_negate: float = 0.15) -> list[Example]:
     """Every question's answer window, and (with `negatives`) windows where it has no answer: see the
     module's docstring. Real unanswerable questions are read against a window of their paragraph."""
     import bm25s
@@ -266,8 +215,6 @@ def build_examples(articles: list[Article], rng: random.Random, negatives: bool 
             a, b = entities(t)
             names |= a
             numbers |= b
-        nouns = article_nouns(paras)
-        years = [y for t in paras for y in _YEAR.findall(t)]
         retriever = None
         if negatives and len(paras) > 1:
             retriever = bm25s.BM25()
@@ -317,14 +264,6 @@ def build_examples(articles: list[Article], rng: random.Random, negatives: bool 
                     swapped = swap(q, text, names, numbers, rng)
                     if swapped:
                         out.append(Example(swapped, text[ws:we], None, None, "swapped"))
-                if rng.random() < p_noun:
-                    swapped = noun_swap(q, text, nouns, rng)
-                    if swapped:
-                        out.append(Example(swapped, text[ws:we], None, None, "noun-swapped"))
-                if rng.random() < p_condition:
-                    held = add_condition(q, text, years, rng)
-                    if held:
-                        out.append(Example(held, text[ws:we], None, None, "condition"))
                 if rng.random() < p_opposite:
                     turned = opposite(q, text)
                     if turned:

@@ -12,18 +12,7 @@ from conftest import run_cli
 from qa.cite import Sentence
 from qa.reader import Reading, Span, read, span_scores, windows
 from qa.schema import Passage
-from qa.training.data import (
-    Article,
-    add_condition,
-    answer_span,
-    article_nouns,
-    build_examples,
-    negate,
-    noun_swap,
-    opposite,
-    swap,
-    window,
-)
+from qa.training.data import Article, answer_span, build_examples, negate, opposite, swap, window
 from qa.training.model import auc, length_batches
 
 TEXT = "Tesla was born in 1856. He moved to America in 1884. He died in New York in 1943."
@@ -121,28 +110,6 @@ def test_a_negation_goes_on_the_auxiliary_and_only_where_the_paragraph_negates_n
     assert negate("How many people were killed?", "Five were killed.") == "How many people weren't killed?"
     assert negate("When did she leave?", "She did not leave until 2005.") is None
     assert negate("Name the city.", "It is Paris.") is None  # no question word and auxiliary
-
-
-def test_a_noun_swap_takes_another_noun_of_the_article_that_the_paragraph_never_uses():
-    article = ["The church banned the book in the city.", "The government of the city built a bridge for the church.",
-               "The bridge was opened by the king.", "The king of the city spoke."]
-    nouns = article_nouns(article)  # heads of noun phrases only: "the city spoke" is not counted
-    assert nouns == {"church": 1, "book": 1, "city": 1, "government": 1, "bridge": 2, "king": 2}
-    assert article_nouns(["The same of the same."]) == {}
-    paragraph = "The government banned the book."
-    out = noun_swap("What did the government ban?", paragraph, nouns, random.Random(0))
-    assert out in ("What did the bridge ban?", "What did the king ban?")  # seen twice or more
-    assert noun_swap("What did the government ban?", paragraph, {"government": 1, "book": 3}, random.Random(0)) is None  # it says "book"
-    assert noun_swap("What did the same ban?", "The same banned.", nouns, random.Random(0)) is None  # not a noun
-
-
-def test_a_condition_holds_the_question_to_a_year_the_paragraph_does_not_name():
-    paragraph = "In 1891 Tesla built the coil. He moved in 1899."
-    assert add_condition("What did Tesla build?", paragraph, ["1891", "1899", "1905"], random.Random(0)) == \
-        "What did Tesla build in 1905?"
-    assert add_condition("When did Tesla build it?", paragraph, ["1905"], random.Random(0)) is None  # it asks for the date
-    assert add_condition("What did Tesla build?", "Tesla built the coil.", ["1905"], random.Random(0)) is None  # undated
-    assert add_condition("What did Tesla build?", paragraph, ["1891"], random.Random(0)) is None  # no other year
 
 
 def test_real_unanswerable_questions_are_read_against_their_plausible_answer():
