@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +107,7 @@ def span_scores(start: np.ndarray, end: np.ndarray, context: np.ndarray, max_len
 class Reader:
     """The reader model on ONNX Runtime, loaded on first use (thread-safe)."""
 
-    def __init__(self, folder: Path, threads: int = 0):
+    def __init__(self, folder: Path):
         self.folder = Path(folder)
         onnx_file, tok_file = self.folder / "reader.onnx", self.folder / "tokenizer.json"
         if not onnx_file.is_file() or not tok_file.is_file():
@@ -113,10 +115,10 @@ class Reader:
                              "give a folder `qa train-reader --out` wrote, `shipped`, or `none`")
         card = self.folder / "reader.json"
         self.card = json.loads(card.read_text()) if card.is_file() else {}
-        self.threads = threads
         self._lock = threading.Lock()
         self._session = None
         self._tokenizer = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def threshold(self) -> float:
@@ -130,14 +132,16 @@ class Reader:
                 from tokenizers import Tokenizer
 
                 opts = ort.SessionOptions()
-                if self.threads:
-                    opts.intra_op_num_threads = self.threads
+                opts.intra_op_num_threads = 1  # windows run side by side, one a core (as index.encoders does)
+                opts.inter_op_num_threads = 1
                 opts.log_severity_level = 3
                 tok = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
                 tok.no_padding()
                 tok.enable_truncation(MAX_TOKENS, strategy="only_second")
                 self._tokenizer = tok
                 self._session = ort.InferenceSession(str(self.folder / "reader.onnx"), opts, providers=["CPUExecutionProvider"])
+                workers = os.cpu_count() or 1
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="reader") if workers > 1 else None
         return self._session, self._tokenizer
 
     def logits(self, question: str, contexts: list[str]) -> list[tuple[np.ndarray, np.ndarray, float, list, list]]:
@@ -146,15 +150,18 @@ class Reader:
         if not contexts:
             return []
         session, tok = self._load()
-        out = []
-        # one pass a window, unpadded: faster than one padded batch, and a window's int8 activations are
-        # then scaled by its own values alone, so its scores never depend on what else was retrieved
-        for e in tok.encode_batch([(question, c) for c in contexts]):
+
+        # one pass a window, unpadded: a window's int8 activations are then scaled by its own values
+        # alone, so its scores never depend on what else was retrieved; single-threaded passes side by
+        # side, one a core, beat one pass split across the cores (docs/performance.md)
+        def run(e):
             ids = np.array([e.ids], dtype=np.int64)
             start, end, has = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
                                                  "token_type_ids": np.array([e.type_ids], dtype=np.int64)})
-            out.append((start[0], end[0], float(has[0]), e.offsets, e.sequence_ids))
-        return out
+            return start[0], end[0], float(has[0]), e.offsets, e.sequence_ids
+
+        encodings = tok.encode_batch([(question, c) for c in contexts])
+        return list(self._pool.map(run, encodings) if self._pool and len(encodings) > 1 else map(run, encodings))
 
     def read(self, question: str, passages: list, sentences: list[Sentence]) -> Reading:
         """Read every passage (in windows of whole sentences) against the question."""

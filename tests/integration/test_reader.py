@@ -57,6 +57,29 @@ def test_a_question_no_document_answers_is_abstained_on(real_env, capsys):
         (ROOT / "models" / "reader" / "reader.json").read_text())["threshold"]
 
 
+@pytest.mark.integration
+def test_a_window_scores_the_same_alone_as_among_others_and_in_its_place():
+    """Windows run side by side, one a core: each comes back in its own place, with the scores it
+    gets alone (int8 activations are scaled per pass, so batch-mates would change them)."""
+    import numpy as np
+
+    from qa.reader import build_reader
+
+    reader = build_reader("shipped")
+    text = (ROOT / "seeds" / "000_85dd2a9e8a7d58fd.txt").read_text(encoding="utf-8")
+    paragraphs = [p.strip() for p in text.split("\n\n") if len(p.split()) > 8][:6]
+    contexts = [" ".join(p.split()[:n]) for p, n in zip(paragraphs, (110, 15, 60, 110, 30, 80))]
+    question = "Who heads the Chinese Communist Party's international affairs department?"
+    together = reader.logits(question, contexts)
+    assert len(together) == len(contexts) >= 4
+    for context, (start, end, has, offsets, _) in zip(contexts, together):
+        a_start, a_end, a_has, a_offsets, _ = reader.logits(question, [context])[0]
+        assert offsets == a_offsets and has == a_has
+        np.testing.assert_array_equal(start, a_start)
+        np.testing.assert_array_equal(end, a_end)
+    assert len({round(t[2], 4) for t in together}) > 1  # different windows, different scores
+
+
 # -- training, end to end ---------------------------------------------------------------------------
 def _tiny_squad(path: Path) -> Path:
     paras = [{"context": "Tesla was born in 1856 in Smiljan. He studied in Graz. He moved to New York in 1884.",
