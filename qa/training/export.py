@@ -1,4 +1,5 @@
-"""The trained reader -> ONNX (int8, per channel) + tokenizer, checked against the torch model; and back (`--from-shipped`)."""
+"""The trained reader -> ONNX (int8, per channel) + tokenizer, checked against the torch model; and back
+(`--from-shipped`); and the mean of several readers' weights (`--average`)."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import UsageError
 from qa.training.data import Example
 from qa.training.model import (
     base_model_path,
@@ -67,6 +69,28 @@ def load_from_export(model, folder: Path) -> None:
         arr = found[name].T if transposed else found[name]
         state[pname] = torch.from_numpy(np.array(arr, dtype=np.float32)).to(state[pname].dtype)
     model.load_state_dict(state)
+
+
+def reader_weights(folder: Path) -> dict:
+    """A reader's torch weights: its `weights.pt` where the run left one, else its export dequantized."""
+    import torch
+
+    if (folder / "weights.pt").is_file():
+        return torch.load(folder / "weights.pt", weights_only=True)
+    model = make_model(base_model_path())
+    load_from_export(model, folder)
+    return model.state_dict()
+
+
+def average_weights(states: list[dict]) -> dict:
+    """The mean of readers' weights, parameter by parameter (pure). Readers fine-tuned from the same
+    one lie in one basin, where their mean scores better than each (a "model soup", Wortsman et al.,
+    2022); readers trained apart do not, so their mean is worth nothing."""
+    keys = set(states[0])
+    if any(set(s) != keys or any(s[k].shape != states[0][k].shape for k in keys) for s in states):
+        raise UsageError("--average: the readers do not have the same parameters; average readers made by qa train-reader")
+    return {k: sum(s[k].float() for s in states) / len(states) if states[0][k].is_floating_point() else states[0][k]
+            for k in states[0]}
 
 
 def export(out: Path, check: list[Example]) -> dict:

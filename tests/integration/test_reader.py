@@ -143,6 +143,21 @@ def test_train_reader_continues_from_an_export_and_resumes_from_its_checkpoint(t
     # a finished run's checkpoint is resumed from: asked again, it trains no further step
     card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(second), "--steps", "2", "--json")
     assert card["steps"] == 2
+    # the mean of the two readers' weights is a reader too, exported, calibrated and carded
+    cal = json.loads(data.read_text())
+    cal["data"][0]["paragraphs"][0]["qas"].append({"question": "When did Tesla move to Paris?", "is_impossible": True, "answers": []})
+    (tmp_path / "cal.json").write_text(json.dumps(cal))
+    soup = tmp_path / "soup"
+    card = cli_json(capsys, "train-reader", "--average", str(first), str(second), "--out", str(soup),
+                    "--calibrate", str(tmp_path / "cal.json"), "--json")
+    assert [a["steps"] for a in card["averaged"]] == [2, 2] and 0 <= card["threshold"] <= 1
+    a, b = (torch.load(d / "weights.pt", weights_only=True) for d in (first, second))
+    mean = torch.load(soup / "weights.pt", weights_only=True)
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(a[key], b[key]) and torch.allclose(mean[key], (a[key] + b[key]) / 2)
+    assert str(second) in (soup / "README.md").read_text() and card["calibration"]["answerable"] == 4
+    code, _, err = run_cli(capsys, "train-reader", "--average", str(first), "--out", str(soup))
+    assert code == 2 and "two readers or more" in err
 
 
 @pytest.mark.integration
