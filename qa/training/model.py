@@ -202,7 +202,8 @@ def train(examples: list[Example], val: list[Example], out: Path, steps: int | N
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
-        log(f"Resuming from {ckpt} at step {state['step']:,} of {state['steps']:,}")
+        of = f"{state['steps']:,} steps" if state["steps"] else f"{minutes:g} minutes ({state.get('seconds', 0) / 60:.1f} done)"
+        log(f"Resuming from {ckpt} at step {state['step']:,} of {of}")
     bce = torch.nn.BCEWithLogitsLoss()
     ce = torch.nn.CrossEntropyLoss()
     t0, done0, last_save = time.time(), state["step"], time.time()

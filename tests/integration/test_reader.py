@@ -161,6 +161,19 @@ def test_train_reader_continues_from_an_export_and_resumes_from_its_checkpoint(t
 
 
 @pytest.mark.integration
+def test_a_run_of_minutes_resumes_from_its_checkpoint(tmp_path, capsys):
+    """A `--minutes` run has no step count until it ends: its checkpoint still resumes (it once
+    failed formatting the missing count) and counts the time already spent."""
+    data = _tiny_squad(tmp_path / "tiny.json")
+    out = tmp_path / "timed"
+    first = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(out), "--minutes", "0.02", "--json")
+    assert first["steps"] >= 1
+    code, printed, err = run_cli(capsys, "train-reader", "--data", str(data), "--out", str(out), "--minutes", "0.02", "--json")
+    assert code == 0 and "Resuming from" in err and "minutes" in err
+    assert json.loads(printed.strip().splitlines()[-1])["steps"] == first["steps"]  # its time was spent: no further step
+
+
+@pytest.mark.integration
 def test_train_reader_reads_your_own_questions_over_your_documents(tmp_path, capsys):
     docs = tmp_path / "notes"
     docs.mkdir()
