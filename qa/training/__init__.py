@@ -96,6 +96,7 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
             "data": [str(p) for p in data] or DEFAULT_DATA, "from_shipped": from_shipped, "continued_from": continued_from,
             "examples": kinds,
             "steps": state["steps"], "batch": 32, "lr": lr, "seed": seed, "max_tokens": MAX_TOKENS,
+            "precision": state.get("precision"),
             "validation": state["history"][-1] if state["history"] else None, "int8_agreement": agreement,
             "date": time.strftime("%Y-%m-%d"), "command": "qa train-reader " + " ".join(sys.argv[2:]) if
             sys.argv[1:2] == ["train-reader"] else "qa train-reader"}

@@ -89,7 +89,7 @@ def model_card(card: dict, command: str) -> str:
            *[f"  - `{a.get('folder')}`: made {a.get('date')} by `{a.get('command')}` ({a.get('steps') or 0:,} steps)"
              for a in card["averaged"]]] if card.get("averaged") else [
           f"- Made {card.get('date')} by `{command}`: {card.get('steps', 0):,} steps of {card.get('batch', 32)} examples "
-          f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, bf16 autocast on the CPU).",
+          f"(seed {card.get('seed', 0)}, at most {card.get('max_tokens')} tokens, AdamW, {card.get('precision') or 'bf16 autocast'} on the CPU).",
           f"  `qa train-reader --steps {card.get('steps', 0)}` repeats as many steps (its rate then decays by step rather than by time)."]),
         *([f"- Continued (`--from-shipped`) from the reader shipped before it, made {prev.get('date')} by `{prev.get('command')}` "
            f"({prev.get('steps', 0):,} steps{', itself continued from an earlier one' if prev.get('continued_from') else ''}); "

@@ -171,9 +171,20 @@ def log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16, AMX), where bf16 autocast pays; on an
+    AVX2 CPU PyTorch emulates it, many times slower than fp32 (docs/reader.md)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def train(examples: list[Example], val: list[Example], out: Path, steps: int | None = None, minutes: float | None = None,
           batch: int = 32, lr: float = 1e-4, seed: int = 0, start_from: Path | None = None, val_every: int = 500,
-          bf16: bool = True, threads: int | None = None) -> dict:
+          bf16: bool | None = None, threads: int | None = None) -> dict:
     """Fine-tune, checkpointing to `out/checkpoint.pt` (resumed from when there), then export.
     The run is `steps` long, or as many as `minutes` allows at the speed of its first steps; the
     learning rate decays linearly to 0 over it either way."""
@@ -182,6 +193,10 @@ def train(examples: list[Example], val: list[Example], out: Path, steps: int | N
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads or os.cpu_count() or 2)
+    if bf16 is None:
+        bf16 = native_bf16()
+    log(f"Training in {'bf16 autocast' if bf16 else 'fp32'} on {torch.get_num_threads()} threads "
+        f"({'the CPU computes bf16 natively' if bf16 else 'this CPU has no native bf16, which PyTorch would emulate slowly'})")
     out.mkdir(parents=True, exist_ok=True)
     src = base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(src))
@@ -251,5 +266,6 @@ def train(examples: list[Example], val: list[Example], out: Path, steps: int | N
             os.replace(tmp, ckpt)
             last_save = time.time()
     state["steps"] = state["step"]
+    state["precision"] = "bf16 autocast" if bf16 else "fp32"
     torch.save(model.state_dict(), out / "weights.pt")
     return state

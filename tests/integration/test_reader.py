@@ -102,6 +102,10 @@ def test_train_reader_trains_exports_and_the_export_reads(tmp_path, capsys):
     card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(out), "--steps", "3", "--json",
                     "--calibrate", str(tmp_path / "cal.json"))
     assert card["steps"] == 3 and card["examples"]["answer"] == 4
+    from qa.training.model import native_bf16  # bf16 only where the CPU has it: emulated, it is many times slower
+
+    assert card["precision"] == ("bf16 autocast" if native_bf16() else "fp32")
+    assert card["precision"] in (out / "README.md").read_text()
     c = card["calibration"]
     assert c["answerable"] == 4 and c["unanswerable"] == 1 and 0 <= card["threshold"] <= 1
     assert c["answerable_abstained"] <= 0.25  # the threshold sits at the 8th percentile of the answerable ones
