@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     reader: str = "shipped"
     # Below this reader confidence it abstains; unset, the reader's own calibrated threshold (its reader.json).
     reader_threshold: float | None = Field(default=None, ge=0, le=1)
+    # Passages are read a core's worth at a time, stopping once one answers at least this surely
+    # (never under the threshold, so what it abstains on is unchanged); 1 reads them all. Chosen on
+    # validation data (docs/performance.md).
+    reader_stop: float = Field(default=0.97, ge=0, le=1)
     # Without a reader: below this sentence score it abstains (calibrated, see docs/).
     abstain_threshold: float = 0.65
     # Generative answerer: a cited sentence below this support score is flagged unsupported.

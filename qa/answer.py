@@ -226,6 +226,8 @@ class ReaderAnswerer:
     max_sentences: int = 2
     # A second sentence is added when the reader finds an answer in it nearly as likely (docs/reader.md).
     second_score: float = 0.5
+    # Reading stops once a passage answers at least this surely (qa/reader.py; None or 1: read all).
+    stop: float | None = None
     name: str = "extractive"
 
     def nearest(self, sentences: list[Sentence], scores: np.ndarray, passages: list[Passage], n: int = 3) -> list[Citation]:
@@ -236,12 +238,15 @@ class ReaderAnswerer:
         sentences = [s for s in passage_sentences(passages)]
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
-        reading = self.reader.read(query, passages, sentences)
-        scored = [replace(p, reader_score=round(h, 4)) for p, h in zip(passages, reading.has_answer)]
+        # a reference list or a table's residue answers only when no prose passage does
+        prose = [p.kind is None for p in passages]
+        stop = None if self.stop is None or self.stop >= 1 else max(self.stop, self.threshold)
+        reading = self.reader.read(query, passages, sentences, stop, prose)
+        scored = [replace(p, reader_score=None if i in reading.unread else round(h, 4))
+                  for i, (p, h) in enumerate(zip(passages, reading.has_answer))]
         scores = np.array([reading.sentence_scores.get((s.passage, s.start), 0.0) for s in sentences])
         confidence = reading.answerable
-        # a reference list or a table's residue answers only when no prose passage does
-        span = reading.best([p.kind is None for p in passages], self.threshold)
+        span = reading.best(prose, self.threshold)
         if confidence < self.threshold or span is None:
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages),
                           answerer=self.name, passages=scored, confidence=confidence)

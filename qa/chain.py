@@ -116,7 +116,7 @@ def build_answerer(settings: Settings, scorer: SentenceScorer, llm=None, encode=
     reader = build_reader(settings.reader) if llm is None else None
     if reader is not None:
         threshold = reader.threshold if settings.reader_threshold is None else settings.reader_threshold
-        return ReaderAnswerer(reader, threshold, settings.max_answer_sentences)
+        return ReaderAnswerer(reader, threshold, settings.max_answer_sentences, stop=settings.reader_stop)
     if llm is None:
         return ExtractiveAnswerer(scorer, settings.abstain_threshold, settings.max_answer_sentences)
     return GenerativeAnswerer(llm, encode, settings.support_threshold, name=settings.answerer,

@@ -56,6 +56,7 @@ class Reading:
     has_answer: list[float]  # per passage: the answerability head's probability (its best window)
     spans: list[Span | None]  # per passage: its best span (None: nothing readable)
     sentence_scores: dict[tuple[int, int], float] = field(default_factory=dict)  # (passage, start in source) -> score
+    unread: frozenset[int] = frozenset()  # passages left unread: an earlier one answered surely enough
 
     def best(self, preferred: list[bool] | None = None, threshold: float = 0.0) -> Span | None:
         """The answer: the best span of the passage most likely to answer; of the `preferred`
@@ -163,8 +164,17 @@ class Reader:
         encodings = tok.encode_batch([(question, c) for c in contexts])
         return list(self._pool.map(run, encodings) if self._pool and len(encodings) > 1 else map(run, encodings))
 
-    def read(self, question: str, passages: list, sentences: list[Sentence]) -> Reading:
-        """Read every passage (in windows of whole sentences) against the question."""
+    @property
+    def workers(self) -> int:
+        return os.cpu_count() or 1
+
+    def read(self, question: str, passages: list, sentences: list[Sentence], stop: float | None = None,
+             preferred: list[bool] | None = None) -> Reading:
+        """Read the passages (in windows of whole sentences, in their order) against the question.
+        With `stop`, windows are read a core's worth at a time, and reading ends once a `preferred`
+        passage (any, if not given) answers with at least that probability: the rest could only
+        add a likelier passage, never turn the answer into an abstention when `stop` is at or
+        above the threshold."""
         by_passage: dict[int, list[Sentence]] = {}
         for s in sentences:
             by_passage.setdefault(s.passage, []).append(s)
@@ -179,11 +189,23 @@ class Reader:
                 inside = [s for s, (x, y) in zip(sents, local) if a <= x and y <= b]
                 jobs.append((pi, a, p.text[a:b], inside))
                 views.append(table_view(p.text, a, b, p.table_head))
-        outs = self.logits(question, [v[0] for v in views])
+        texts = [v[0] for v in views]
+        if stop is None:
+            outs = self.logits(question, texts)
+        else:
+            outs = []
+            for k in range(0, len(texts), self.workers):
+                outs += self.logits(question, texts[k:k + self.workers])
+                if any(sigmoid(o[2]) >= stop and (preferred is None or preferred[job[0]]) for o, job in zip(outs, jobs)):
+                    break
+        done = {job[0] for job in jobs[:len(outs)]}
+        jobs = jobs[:len(outs)]
         outs = [(st, en, has, [(where[o[0]], where[max(o[1] - 1, o[0])] + (o[1] > o[0])) if s == 1 else o
                                 for o, s in zip(offsets, seq)], seq)
                 for (st, en, has, offsets, seq), (_, where) in zip(outs, views)]
-        return read(jobs, outs, passages, len(passages))
+        reading = read(jobs, outs, passages, len(passages))
+        reading.unread = frozenset(pi for pi in by_passage if pi not in done)
+        return reading
 
 
 def read(jobs: list, outs: list, passages: list, n_passages: int) -> Reading:

@@ -197,7 +197,8 @@ def inspector_md(answer: Answer | None) -> str:
         b = f"{p.bm25_score:.2f} ({p.bm25_rank})" if p.bm25_score is not None else "–"
         f = f"{p.fused_score:.4f} ({p.fused_rank})" if p.fused_rank else f"{p.fused_score:.4f}"
         sent = f"{p.sentence_score:.3f}" if p.sentence_score is not None else "–"
-        reader = f"{p.reader_score:.3f}" if p.reader_score is not None else "–"
+        # with a reader, a passage without its score was left unread: an earlier one answered surely
+        reader = f"{p.reader_score:.3f}" if p.reader_score is not None else "not read" if answer.confidence is not None else "–"
         rows.append(f"| {i} | {PurePath(p.source).name} {p.start}-{p.end} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p.id in cited else ''} |")
     head = f"**Query used:** {answer.query}"
     if answer.confidence is not None:  # the reader's: how likely any passage answers, against its threshold

@@ -80,6 +80,36 @@ def test_a_window_scores_the_same_alone_as_among_others_and_in_its_place():
     assert len({round(t[2], 4) for t in together}) > 1  # different windows, different scores
 
 
+@pytest.mark.integration
+def test_reading_stops_once_a_passage_answers_surely_and_abstains_as_before(real_settings):
+    """A core's worth of passages at a time: once one answers at or above the threshold, the rest
+    are left unread (the inspector says so); what is abstained on stays as reading them all."""
+    from index.store import open_store
+    from qa.chain import ask, build_chain
+    from qa.reader import build_reader
+
+    reader = build_reader("shipped")
+    store = open_store(real_settings)
+    everything = build_chain(real_settings.model_copy(update={"reader_stop": 1.0}), store=store)
+    early = build_chain(real_settings.model_copy(update={"reader_stop": 0.0}), store=store)
+    stopped = 0
+    for q in ["Which region was Blinken visiting at the time of the call?",
+              "Who heads the Chinese Communist Party's international affairs department?",
+              "Which journalist reported Liu's message to Israel?",
+              "What is the boiling point of mercury at sea level?"]:
+        full, quick = ask(everything, q), ask(early, q)
+        assert quick.abstained == full.abstained and all(p.reader_score is not None for p in full.passages)
+        read = {p.id: p.reader_score for p in quick.passages if p.reader_score is not None}
+        assert read == {p.id: p.reader_score for p in full.passages if p.id in read}  # the same scores, as far as it read
+        assert read and quick.passages[0].id in read  # a core's worth of windows first: a long passage may be two
+        if len(read) < len(quick.passages):
+            stopped += 1
+            assert not quick.abstained and max(read.values()) >= reader.threshold
+            assert quick.confidence >= reader.threshold
+    if reader.workers < 5:  # two cores: a sure answer in the first two passages leaves three unread
+        assert stopped >= 1
+
+
 # -- training, end to end ---------------------------------------------------------------------------
 def _tiny_squad(path: Path) -> Path:
     paras = [{"context": "Tesla was born in 1856 in Smiljan. He studied in Graz. He moved to New York in 1884.",

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 from qa.cite import Sentence
-from qa.reader import Reading, Span, read, span_scores, windows
+from qa.reader import Reader, Reading, Span, read, span_scores, windows
 from qa.schema import Passage
 from qa.training.data import Article, answer_span, build_examples, negate, opposite, swap, window
 from qa.training.model import auc, length_batches
@@ -73,6 +73,55 @@ def test_the_best_span_comes_from_the_passage_most_likely_to_answer():
     reading = Reading([0.2, 0.9], [Span(0, 0, 3, "abc", 5.0), Span(1, 4, 8, "defg", 1.0)])
     assert reading.best().text == "defg" and reading.answerable == 0.9
     assert Reading([], []).best() is None and Reading([], []).answerable == 0.0
+
+
+class _ScriptedReader(Reader):
+    """The reader's passage loop over made-up logits: each window answers with the probability its
+    text's first word names, and every window read is recorded."""
+
+    def __init__(self, cores: int):
+        self.cores, self.seen = cores, []
+
+    @property
+    def workers(self) -> int:
+        return self.cores
+
+    def logits(self, question, contexts):
+        self.seen.append(list(contexts))
+        out = []
+        for c in contexts:
+            p = float(c.split()[0])
+            offsets, seq = [(0, 0), (0, 1), (0, 0), (0, len(c.split()[0])), (len(c.split()[0]) + 1, len(c))], [None, 0, None, 1, 1]
+            out.append(_logits(offsets, seq, 4, 4, has=float(np.log(p / (1 - p)))))
+        return out
+
+
+def _passages(probabilities):
+    texts = [f"{p} is what passage {i} says." for i, p in enumerate(probabilities)]
+    passages = [Passage(id=str(i), source=f"{i}.txt", start=0, end=len(t), text=t) for i, t in enumerate(texts)]
+    return passages, [Sentence(i, 0, len(t), t) for i, t in enumerate(texts)]
+
+
+def test_reading_stops_after_the_round_where_a_passage_answers_surely_enough():
+    passages, sents = _passages([0.3, 0.95, 0.99, 0.2, 0.1])
+    reader = _ScriptedReader(cores=2)
+    reading = reader.read("q?", passages, sents, stop=0.9)
+    assert [len(r) for r in reader.seen] == [2]  # a core's worth, in the passages' order, then stop
+    assert reading.unread == {2, 3, 4} and reading.answerable == pytest.approx(0.95) and reading.best().passage == 1
+    reader = _ScriptedReader(cores=2)
+    reading = reader.read("q?", passages, sents, stop=0.97)
+    assert [len(r) for r in reader.seen] == [2, 2] and reading.unread == {4} and reading.best().passage == 2
+    reader = _ScriptedReader(cores=2)  # nothing sure enough: every passage is read, as without `stop`
+    full = reader.read("q?", passages, sents, stop=0.999)
+    assert [len(r) for r in reader.seen] == [2, 2, 1] and not full.unread
+    assert full.has_answer == pytest.approx(_ScriptedReader(cores=2).read("q?", passages, sents).has_answer)
+
+
+def test_reading_goes_on_past_a_sure_passage_that_is_not_preferred():
+    passages, sents = _passages([0.99, 0.3, 0.95, 0.2])
+    reader = _ScriptedReader(cores=2)
+    reading = reader.read("q?", passages, sents, stop=0.9, preferred=[False, True, True, True])
+    assert [len(r) for r in reader.seen] == [2, 2] and reading.best([False, True, True, True], 0.5).passage == 2
 
 
 def test_answer_span_falls_back_to_the_text_when_its_offset_is_wrong():

@@ -39,3 +39,15 @@ def test_document_text_renders_inert():
     md = chat_markdown(Answer("x [1]", citations=[Citation(1, "d.txt", 0, len(evil), evil, 0.9)]))
     assert "<script>" not in md and "](http" not in md and "![" not in md
     assert md_escape("a*b_c") == "a\\*b\\_c"
+
+
+def test_the_inspector_tells_a_passage_left_unread_from_one_without_a_reader():
+    from qa.render import inspector_md
+    from qa.schema import Passage
+
+    read = Passage(id="a", source="a.txt", start=0, end=5, text="Liu.", fused_score=0.03, reader_score=0.98)
+    unread = Passage(id="b", source="b.txt", start=0, end=5, text="Wang.", fused_score=0.02)
+    rows = inspector_md(Answer("Liu. [1]", passages=[read, unread], confidence=0.98)).splitlines()[-2:]
+    assert "| 0.980 |" in rows[0] and "| not read |" in rows[1]
+    no_reader = inspector_md(Answer("Liu. [1]", passages=[unread])).splitlines()[-1]
+    assert "not read" not in no_reader and "| – |" in no_reader
