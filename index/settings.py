@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # Below this reader confidence it abstains; unset, the reader's own calibrated threshold (its reader.json).
     reader_threshold: float | None = Field(default=None, ge=0, le=1)
     # Passages are read a core's worth at a time, stopping once one answers at least this surely
-    # (never under the threshold, so what it abstains on is unchanged); 1 reads them all. Chosen on
+    # (never under what passes the threshold, so what it abstains on is unchanged); 1 reads them all. Chosen on
     # validation data (docs/performance.md).
     reader_stop: float = Field(default=0.97, ge=0, le=1)
     # Without a reader: below this sentence score it abstains (calibrated, see docs/).

@@ -240,13 +240,18 @@ class ReaderAnswerer:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
         # a reference list or a table's residue answers only when no prose passage does
         prose = [p.kind is None for p in passages]
-        stop = None if self.stop is None or self.stop >= 1 else max(self.stop, self.threshold)
+        # the confidence weighs the reader's answerability with how near the passages are to the question;
+        # `level` is the answerability that answers at this nearness (the threshold itself without weights)
+        dense = max((p.dense_score for p in passages if p.dense_score is not None), default=None)
+        model = self.reader.abstention
+        level = model.needed(self.threshold, dense)
+        stop = None if self.stop is None or self.stop >= 1 else max(self.stop, level)
         reading = self.reader.read(query, passages, sentences, stop, prose)
         scored = [replace(p, reader_score=None if i in reading.unread else round(h, 4))
                   for i, (p, h) in enumerate(zip(passages, reading.has_answer))]
         scores = np.array([reading.sentence_scores.get((s.passage, s.start), 0.0) for s in sentences])
-        confidence = reading.answerable
-        span = reading.best(prose, self.threshold)
+        confidence = model.confidence(reading.answerable, dense)
+        span = reading.best(prose, level)
         if confidence < self.threshold or span is None:
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages),
                           answerer=self.name, passages=scored, confidence=confidence)

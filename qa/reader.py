@@ -38,6 +38,31 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def logit(p: float, eps: float = 1e-6) -> float:
+    p = min(max(p, eps), 1.0 - eps)
+    return math.log(p / (1.0 - p))
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """How sure the assistant is that the passages answer (pure): the reader's best answerability
+    weighed with the best dense similarity of the passages to the question, by a logistic regression
+    fitted when the reader is calibrated (qa/training/calibrate.py). The similarity says whether the
+    documents are about the question at all, which the reader, reading one window, cannot. The default
+    weights give the answerability alone."""
+
+    head: float = 1.0  # on the logit of the answerability
+    dense: float = 0.0  # on the best cosine similarity (0 when no passage came from the dense search)
+    bias: float = 0.0
+
+    def confidence(self, answerable: float, dense: float | None) -> float:
+        return sigmoid(self.head * logit(answerable) + self.dense * (dense or 0.0) + self.bias)
+
+    def needed(self, threshold: float, dense: float | None) -> float:
+        """The answerability at which `confidence` reaches `threshold` for this similarity."""
+        return sigmoid((logit(threshold) - self.bias - self.dense * (dense or 0.0)) / self.head)
+
+
 @dataclass(frozen=True)
 class Span:
     """The reader's answer in a passage: `text == passage.text[start:end]`, offsets into the passage."""
@@ -125,6 +150,12 @@ class Reader:
     def threshold(self) -> float:
         """The abstention threshold calibrated for this reader on its validation data (model card)."""
         return float(self.card.get("threshold", 0.5))
+
+    @property
+    def abstention(self) -> Abstention:
+        """How its confidence is computed, fitted with the threshold (model card; older cards: the answerability alone)."""
+        a = self.card.get("abstention") or {}
+        return Abstention(**{k: float(a[k]) for k in ("head", "dense", "bias") if k in a})
 
     def _load(self):
         with self._lock:

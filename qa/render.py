@@ -201,7 +201,7 @@ def inspector_md(answer: Answer | None) -> str:
         reader = f"{p.reader_score:.3f}" if p.reader_score is not None else "not read" if answer.confidence is not None else "–"
         rows.append(f"| {i} | {PurePath(p.source).name} {p.start}-{p.end} | {d} | {b} | {f} | {sent} | {reader} | {'✓' if p.id in cited else ''} |")
     head = f"**Query used:** {answer.query}"
-    if answer.confidence is not None:  # the reader's: how likely any passage answers, against its threshold
+    if answer.confidence is not None:  # the answerer's: how likely the passages answer (qa/reader.py, Abstention), against its threshold
         head += f" · **reader confidence:** {answer.confidence:.3f}"
     return head + "\n\n" + "\n".join(rows)
 

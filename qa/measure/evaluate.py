@@ -16,6 +16,7 @@ import string
 import tempfile
 import textwrap
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -48,9 +49,19 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+def words(text: str) -> str:
+    """`text` as lower-case words, every punctuation mark (Unicode's too) a word break except inside a
+    number ("3.5", "1,000"), articles dropped: "Rollo's", "Adriatic—fell" and "Afrikaans-speaking"
+    hold "Rollo", "Adriatic" and "Afrikaans", which SQuAD's normalisation (deleting ASCII marks only) misses."""
+    text = re.sub(r"(?<=\d)[.,](?=\d)", "", text.lower())
+    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
 def contains_answer(text: str, answers: list[str]) -> bool:
-    t = f" {normalize(text)} "
-    return any(f" {normalize(a)} " in t for a in answers if normalize(a))
+    """A gold answer appears in `text` as whole words (containment, answer recall, correctness)."""
+    t = f" {words(text)} "
+    return any(f" {words(a)} " in t for a in answers if words(a))
 
 
 def exact_match(prediction: str, answers: list[str]) -> bool:
@@ -186,6 +197,10 @@ class Record:
     failure: str | None = field(default=None)
     span: str | None = None  # the reader's answer span, when it marked one
     span_valid: bool | None = None  # its text is the document's at its offsets
+    # what the confidence is made of (qa/reader.py, Abstention): the best answerability the reader read
+    # and the best dense similarity of the passages; calibration fits their weights
+    reader_best: float | None = None
+    dense_best: float | None = None
 
 
 def metrics(records: list[Record], k: int) -> dict:
@@ -343,7 +358,9 @@ def run_eval(dataset: Path, settings: Settings, docs: Path | None = None, limit:
             span_valid = texts.setdefault(sp.source, store.document_text(sp.source) or "")[sp.start:sp.end] == sp.text
         rec = Record(ex, [p.source for p in ranked], [p.text for p in ranked], answer.text, answer.abstained,
                      top, [c.to_dict() for c in answer.citations], valid, first_passage, latency,
-                     span=answer.span.text if answer.span else None, span_valid=span_valid)
+                     span=answer.span.text if answer.span else None, span_valid=span_valid,
+                     reader_best=max((p.reader_score for p in answer.passages if p.reader_score is not None), default=None),
+                     dense_best=max((p.dense_score for p in answer.passages if p.dense_score is not None), default=None))
         rec.failure = classify_failure(rec)
         records.append(rec)
     result = {**metrics(records, k), "by_folder": by_folder(records, k)}

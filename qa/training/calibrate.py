@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from qa.reader import Abstention, logit
 from qa.training.data import HELD_OUT, Article, load_squad
 from qa.training.model import log
 
@@ -20,13 +23,32 @@ def validation_articles(shared: Path, share: float = 0.25) -> list[Article]:
     return held + dev
 
 
+def fit_abstention(reader_best: list[float], dense_best: list[float | None], answerable: list[bool],
+                   min_each: int = 20) -> Abstention:
+    """The weights of the confidence (qa/reader.py, Abstention): a logistic regression of answerable
+    against unanswerable questions on the logit of the reader's best answerability and the passages'
+    best dense similarity, both classes weighed alike. Without `min_each` questions of each kind there
+    is nothing to fit: the answerability alone."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.array(answerable, dtype=int)
+    if min(int(y.sum()), int(len(y) - y.sum())) < min_each:
+        return Abstention()
+    x = np.array([[logit(h), d or 0.0] for h, d in zip(reader_best, dense_best)])
+    fit = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
+    head, dense = (float(v) for v in fit.coef_[0])
+    if head <= 0:  # the answerability must count for answering, or nothing the reader says matters
+        return Abstention()
+    return Abstention(head, dense, float(fit.intercept_[0]))
+
+
 def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float = 0.08, progress: bool = True) -> dict:
     """Run the assistant with the reader in `folder` over `articles` (retrieval included, as
     `qa eval` does) and set its abstention threshold where `max_wrong` of the answerable questions
     fall under it; the card records the threshold, its curve and what it gave."""
     import tempfile
 
-    from qa.measure.evaluate import run_eval
+    from qa.measure.evaluate import metrics, run_eval
     from qa.measure.report import draw_curve
 
     with tempfile.TemporaryDirectory(prefix="qa-calibrate-") as tmp:
@@ -34,14 +56,20 @@ def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float 
         path.write_text(json.dumps({"version": "v2.0", "data": [{"title": a.title, "paragraphs": a.paragraphs} for a in articles]}))
         s = settings.model_copy(update={"reader": str(folder), "reader_threshold": 0.0})
         m, records = run_eval(path, s, progress=progress)
+    model = fit_abstention([r.reader_best or 0.0 for r in records], [r.dense_best for r in records],
+                           [r.example.answerable for r in records])
+    for r in records:  # the confidence the answerer will compute with these weights
+        r.top_score = model.confidence(r.reader_best or 0.0, r.dense_best)
+    m = {**m, **metrics(records, settings.top_k)}
     ans = np.array([r.top_score for r in records if r.example.answerable])
     unans = np.array([r.top_score for r in records if not r.example.answerable])
     threshold = float(np.quantile(ans, max_wrong)) if len(ans) else 0.5
     draw_curve(m, folder / "calibration.png")
     card = json.loads((folder / "reader.json").read_text()) if (folder / "reader.json").exists() else {}
     card["threshold"] = round(threshold, 4)
+    card["abstention"] = {k: round(v, 4) for k, v in asdict(model).items()}
     card["calibration"] = {
-        "questions": len(records), "answerable": int(len(ans)), "unanswerable": int(len(unans)), "max_wrong": max_wrong,
+        "date": time.strftime("%Y-%m-%d"), "questions": len(records), "answerable": int(len(ans)), "unanswerable": int(len(unans)), "max_wrong": max_wrong,
         "answerable_abstained": float((ans < threshold).mean()) if len(ans) else None,
         "unanswerable_abstained": float((unans < threshold).mean()) if len(unans) else None,
         "span_exact_match": m["span"]["exact_match"], "span_f1": m["span"]["f1"],
@@ -110,11 +138,15 @@ def model_card(card: dict, command: str) -> str:
     if c:
         lines += [
             "## Abstention threshold", "",
-            f"Calibrated by running the whole assistant (retrieval, then the reader) over {c['questions']:,} validation questions "
+            f"Calibrated{' ' + c['date'] if c.get('date') else ''} by running the whole assistant (retrieval, then the reader) over {c['questions']:,} validation questions "
             f"({c['answerable']:,} answerable, {c['unanswerable']} unanswerable): the threshold {card['threshold']:.4f} is where "
             f"{c['max_wrong']:.0%} of answerable questions fall under the reader's confidence. There it abstains on "
             f"{c['unanswerable_abstained']:.3f} of unanswerable and {c['answerable_abstained']:.3f} of answerable ones; "
             f"span exact match {c['span_exact_match']:.3f} and F1 {c['span_f1']:.3f} without abstention.", "",
+            *([f"The confidence is sigmoid({ab['head']:.4f} x logit(the reader's best answerability) + {ab['dense']:.4f} x "
+               f"(the passages' best dense similarity) {'-' if ab['bias'] < 0 else '+'} {abs(ab['bias']):.4f}): a logistic "
+               "regression fitted on the same questions (qa/reader.py, `Abstention`; docs/reader.md).", ""]
+              if (ab := card.get("abstention")) and ab.get("dense") else []),
             "![abstention trade-off](calibration.png)", "",
             "| threshold | answerable abstained | unanswerable abstained |", "|---|---|---|",
             *[f"| {p['threshold']:.3f} | {p['answerable_abstained']:.3f} | {p['unanswerable_abstained']:.3f} |" for p in c["curve"][::2]],

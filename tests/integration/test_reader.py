@@ -23,6 +23,9 @@ def test_the_shipped_reader_is_committed_with_its_card_and_threshold():
     assert (SHIPPED / "reader.onnx").stat().st_size < 30_000_000
     assert (SHIPPED / "README.md").read_text().count("CC BY-SA") >= 1
     assert build_reader("shipped").threshold == card["threshold"]
+    # its confidence weighs the answerability with the passages' nearness, both counting for an answer
+    model = build_reader("shipped").abstention
+    assert model.head > 0 and model.dense > 0 and (model.head, model.dense) == (card["abstention"]["head"], card["abstention"]["dense"])
     assert build_reader("none") is None
 
 
@@ -82,7 +85,7 @@ def test_a_window_scores_the_same_alone_as_among_others_and_in_its_place():
 
 @pytest.mark.integration
 def test_reading_stops_once_a_passage_answers_surely_and_abstains_as_before(real_settings):
-    """A core's worth of passages at a time: once one answers at or above the threshold, the rest
+    """A core's worth of passages at a time: once one answers surely enough to pass the threshold, the rest
     are left unread (the inspector says so); what is abstained on stays as reading them all."""
     from index.store import open_store
     from qa.chain import ask, build_chain
@@ -104,7 +107,9 @@ def test_reading_stops_once_a_passage_answers_surely_and_abstains_as_before(real
         assert read and quick.passages[0].id in read  # a core's worth of windows first: a long passage may be two
         if len(read) < len(quick.passages):
             stopped += 1
-            assert not quick.abstained and max(read.values()) >= reader.threshold
+            # it stops at the answerability that reaches the threshold at these passages' nearness
+            dense = max((p.dense_score for p in quick.passages if p.dense_score is not None), default=None)
+            assert not quick.abstained and max(read.values()) >= reader.abstention.needed(reader.threshold, dense) - 1e-4
             assert quick.confidence >= reader.threshold
     if reader.workers < 5:  # two cores: a sure answer in the first two passages leaves three unread
         assert stopped >= 1
@@ -138,6 +143,7 @@ def test_train_reader_trains_exports_and_the_export_reads(tmp_path, capsys):
     assert card["precision"] in (out / "README.md").read_text()
     c = card["calibration"]
     assert c["answerable"] == 4 and c["unanswerable"] == 1 and 0 <= card["threshold"] <= 1
+    assert card["abstention"] == {"head": 1.0, "dense": 0.0, "bias": 0.0}  # one unanswerable question: nothing to fit
     assert c["answerable_abstained"] <= 0.25  # the threshold sits at the 8th percentile of the answerable ones
     assert (out / "calibration.png").stat().st_size > 10_000 and "| threshold |" in (out / "README.md").read_text()
     assert 0.9 <= card["int8_agreement"]["has_answer_corr"] <= 1.0

@@ -226,3 +226,38 @@ def test_the_span_is_bold_in_the_chat_and_the_terminal_and_only_in_its_own_sente
     assert chat_markdown(ans).startswith("He moved in 1884. [\\[1\\]](#cite-1) It was **1884** again. [\\[2\\]](#cite-2)")
     ans.span = None
     assert "**" not in cli_text(ans).splitlines()[0]
+
+
+def test_abstention_weighs_answerability_with_nearness():
+    from qa.reader import Abstention
+
+    alone = Abstention()  # an older card: the answerability is the confidence
+    assert alone.confidence(0.7, 0.9) == pytest.approx(0.7) and alone.needed(0.58, None) == pytest.approx(0.58)
+    model = Abstention(head=0.6, dense=9.0, bias=-5.0)
+    # the same answerability is surer about passages near the question than about far ones
+    assert model.confidence(0.9, 0.7) > 0.5 > model.confidence(0.9, 0.3)
+    assert model.confidence(0.9, None) == model.confidence(0.9, 0.0)
+    # needed() is the answerability at which the confidence reaches the threshold
+    for dense in (0.3, 0.5, 0.7):
+        level = model.needed(0.6, dense)
+        assert model.confidence(level, dense) == pytest.approx(0.6, abs=1e-6)
+        assert model.confidence(min(level + 0.01, 1.0), dense) >= 0.6 - 1e-9
+
+
+def test_fit_abstention_learns_both_signals_and_needs_both_kinds():
+    from qa.reader import Abstention
+    from qa.training.calibrate import fit_abstention
+
+    rng = np.random.default_rng(0)
+    # answerable questions: the reader is sure and the passages are near; unanswerable ones: near but the
+    # reader doubts (a near miss), or far from every passage (out of corpus) though the reader is fooled
+    ans = [(float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.5, 0.8))) for _ in range(200)]
+    near_miss = [(float(rng.uniform(0.0, 0.6)), float(rng.uniform(0.5, 0.8))) for _ in range(60)]
+    far = [(float(rng.uniform(0.6, 1.0)), float(rng.uniform(0.0, 0.3))) for _ in range(60)]
+    rows = ans + near_miss + far
+    model = fit_abstention([h for h, _ in rows], [d for _, d in rows], [True] * 200 + [False] * 120)
+    assert model.head > 0 and model.dense > 0
+    assert model.confidence(0.9, 0.7) > model.confidence(0.9, 0.1)
+    assert model.confidence(0.9, 0.7) > model.confidence(0.2, 0.7)
+    # no unanswerable questions to learn from (a user's own labelled set): the answerability alone
+    assert fit_abstention([h for h, _ in ans], [d for _, d in ans], [True] * 200) == Abstention()
