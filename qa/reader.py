@@ -27,6 +27,10 @@ from qa.cite import Sentence
 MAX_TOKENS = 192
 WINDOW_WORDS = 110  # a passage is read in windows of whole sentences up to this many words
 MAX_ANSWER_TOKENS = 30
+# Which passage answers: the reader's answerability logit less this much per place down retrieval's
+# order; the reranked order knows which passage is about the question, which one window cannot
+# (fitted on validation questions: docs/reader.md, "Which passage answers").
+RANK_PRIOR = 0.5
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "reader"
 
 
@@ -84,11 +88,12 @@ class Reading:
     unread: frozenset[int] = frozenset()  # passages left unread: an earlier one answered surely enough
 
     def best(self, preferred: list[bool] | None = None, threshold: float = 0.0) -> Span | None:
-        """The answer: the best span of the passage most likely to answer; of the `preferred`
-        passages first, when one of them answers at `threshold` or above."""
+        """The answer: the best span of the passage most likely to answer, its answerability weighed
+        with its place in retrieval's order (`RANK_PRIOR`); of the `preferred` passages first, when
+        one of them answers at `threshold` or above."""
         if not self.spans:
             return None
-        order = sorted(range(len(self.spans)), key=lambda i: -self.has_answer[i])
+        order = sorted(range(len(self.spans)), key=lambda i: RANK_PRIOR * i - logit(self.has_answer[i]))
         if preferred is not None and any(preferred[i] and self.has_answer[i] >= threshold for i in order):
             order = [i for i in order if preferred[i]] + [i for i in order if not preferred[i]]
         return next((self.spans[i] for i in order if self.spans[i] is not None), None)

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 from qa.cite import Sentence
-from qa.reader import Reader, Reading, Span, read, span_scores, windows
+from qa.reader import Reader, Reading, Span, read, sigmoid, span_scores, windows
 from qa.schema import Passage
 from qa.training.data import Article, answer_span, build_examples, negate, opposite, swap, window
 from qa.training.model import auc, length_batches
@@ -73,6 +73,14 @@ def test_the_best_span_comes_from_the_passage_most_likely_to_answer():
     reading = Reading([0.2, 0.9], [Span(0, 0, 3, "abc", 5.0), Span(1, 4, 8, "defg", 1.0)])
     assert reading.best().text == "defg" and reading.answerable == 0.9
     assert Reading([], []).best() is None and Reading([], []).answerable == 0.0
+
+
+def test_a_passage_further_down_retrieval_must_be_likelier_by_the_rank_prior_to_answer():
+    spans = [Span(0, 0, 3, "first", 1.0), Span(1, 0, 3, "second", 1.0), Span(2, 0, 3, "third", 1.0)]
+    # third: logit 2.0 - 2 x 0.5 = 1.0 against the first's 0.85: a little likelier and two places down, it answers
+    assert Reading([0.7, 0.1, sigmoid(2.0)], spans).best().text == "third"
+    # the second: logit 1.0 - 0.5 = 0.5 against the first's 0.85: likelier alone, but not by its place
+    assert Reading([0.7, sigmoid(1.0), 0.1], spans).best().text == "first"
 
 
 class _ScriptedReader(Reader):
