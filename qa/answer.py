@@ -1,12 +1,14 @@
-"""Answering: (question, passages) -> Answer, by extraction (default, offline) or by an LLM.
+"""Answering: (question, passages) -> Answer, by the trained reader (default), by the bi-encoder's
+sentence score (`QA_READER=none`), or by an LLM.
 
-Extractive: every retrieved sentence is scored against the question (score.py); the best one or
-two (the best and, when it opens with "It"/"They"/..., the sentence it refers back to) are returned
-verbatim with their markers, so each citation is exact by construction. Below a calibrated score it
-abstains and lists the nearest passages instead. Generative: the LLM answers from numbered passages,
-then `cite.check_generated` keeps only what the passages support.
-Leaves out: retrieval and reranking (retrieve.py, rerank.py), sentence scoring (score.py) and the
-chain's wiring (chain.py).
+Every extractive answer quotes whole sentences verbatim with their markers, so each citation is exact
+by construction, and under a calibrated score it abstains and lists the nearest passages instead.
+The reader's (`ReaderAnswerer`): the sentence holding the span the reader marked, then the sentence it
+leans back on or the reader's next best one. The bi-encoder's (`ExtractiveAnswerer`): the best-scoring
+sentence with its rules (headings, echoes, "Who is X?"), kept as the measured baseline. Generative: the
+LLM answers from numbered passages, then `cite.check_generated` keeps only what the passages support.
+Leaves out: retrieval and reranking (retrieve.py, rerank.py), reading (reader.py), sentence scoring
+(score.py), table rows (table_answer.py) and the chain's wiring (chain.py).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from index.settings import Settings
 from index.split import field_value, is_markup
-from index.tables import row_prose, table_rows
+from index.tables import row_prose
 from index.text import as_prose, content_stems, fold
 from qa.cite import (
     Sentence,
@@ -29,8 +31,10 @@ from qa.cite import (
 )
 from qa.prompt import NOT_FOUND, answer_messages
 from qa.question import Question
+from qa.reader import Span
 from qa.schema import Answer, AnswerSpan, Citation, Passage
 from qa.score import SentenceScorer, leans_back
+from qa.table_answer import table_answer, table_roles
 
 NOT_FOUND_TEXT = "I could not find this in the indexed documents."
 
@@ -161,59 +165,6 @@ class ExtractiveAnswerer:
         yield self.answer(q, passages)
 
 
-def row_naming(question: str, row: str) -> list[int]:
-    """The cells of a table row whose words the question all uses: what it names the row by (pure)."""
-    from index.tables import cells
-
-    asked = content_stems(question)
-    return [c for c, v in enumerate(cells(row)) if (st := content_stems(v)) and st <= asked]
-
-
-def named_row(question: str, i: int, sentences: list[Sentence], passages: list[Passage], role: list, span, a: int, b: int):
-    """A table row answers a question about the thing in its first cell ("Saturday", "Delicate"):
-    when the question names one row of the table, that row answers, whichever the reader read; its
-    span is the cell under the column the question names ("close" -> "Closes"), when it names one.
-    Returns (the sentences holding the answer, the span, its start and end in the source)."""
-    from index.tables import cells
-
-    asked = content_stems(question)
-    s = sentences[i]
-    same = [k for k, t in enumerate(sentences) if t.passage == s.passage and role[k] == "body"]
-    naming = {k: row_naming(question, sentences[k].text) for k in same}
-    named = [k for k in same if naming[k]]
-    k = named[0] if len(named) == 1 else i
-    row = sentences[k]
-    p = passages[row.passage]
-    head = table_rows(p.text, p.table_head).get(p.text.rfind("\n", 0, row.start - p.start) + 1, (None, []))[1]
-    values = cells(row.text)
-    used = naming[k] if len(named) == 1 else []  # the cells the question names the row by: conditions, not answers
-    cols = [c for c in range(min(len(head), len(values))) if values[c] and c not in used and content_stems(head[c]) & asked]
-    if 0 in cols and len(cols) > 1:  # "Which preset ...": asked for the row's key
-        cols = [0]
-    if not cols and used and 0 not in used:  # named by another of its cells ("... for white tea?"): its key answers
-        cols = [0]
-    if len(cols) != 1:  # no column named, or several: the reader's span stands, in its row
-        return [k], span if k == i else None, a, b
-    seg = list(re.finditer(r"[^|]+", row.text))[cols[0]]
-    value = values[cols[0]]
-    at = row.start + seg.start() + seg.group().index(value)
-    return [k], replace(span, passage=row.passage, start=at - p.start, end=at - p.start + len(value), text=value), at, at + len(value)
-
-
-def table_roles(sentences: list[Sentence], passages: list[Passage]) -> list[str | None]:
-    """Each sentence's role in a table of its passage ("header", "separator", "body"), or None
-    (pure): a table row is a sentence of its own (index/split.py)."""
-    rows = {}
-    out = []
-    for s in sentences:
-        p = passages[s.passage]
-        if s.passage not in rows:
-            rows[s.passage] = table_rows(p.text, p.table_head)
-        local = s.start - p.start
-        out.append(rows[s.passage].get(p.text.rfind("\n", 0, local) + 1, (None,))[0])
-    return out
-
-
 @dataclass
 class ReaderAnswerer:
     """The trained reader answers (qa/reader.py): it reads the question against each passage, the
@@ -234,8 +185,7 @@ class ReaderAnswerer:
         return nearest_citations(sentences, scores, passages, n)
 
     def answer(self, q: Question, passages: list[Passage]) -> Answer:
-        question, query = q.plain, q.query
-        sentences = [s for s in passage_sentences(passages)]
+        sentences = passage_sentences(passages)
         if not sentences:
             return Answer(NOT_FOUND_TEXT, abstained=True, answerer=self.name)
         # a reference list or a table's residue answers only when no prose passage does
@@ -246,7 +196,7 @@ class ReaderAnswerer:
         model = self.reader.abstention
         level = model.needed(self.threshold, dense)
         stop = None if self.stop is None or self.stop >= 1 else max(self.stop, level)
-        reading = self.reader.read(query, passages, sentences, stop, prose)
+        reading = self.reader.read(q.query, passages, sentences, stop, prose)
         scored = [replace(p, reader_score=None if i in reading.unread else round(h, 4))
                   for i, (p, h) in enumerate(zip(passages, reading.has_answer))]
         scores = np.array([reading.sentence_scores.get((s.passage, s.start), 0.0) for s in sentences])
@@ -255,49 +205,68 @@ class ReaderAnswerer:
         if confidence < self.threshold or span is None:
             return Answer(NOT_FOUND_TEXT, abstained=True, nearest=self.nearest(sentences, scores, passages),
                           answerer=self.name, passages=scored, confidence=confidence)
-        p = passages[span.passage]
-        a, b = p.start + span.start, p.start + span.end
         role = table_roles(sentences, passages)
         # a table's header and separator rows name columns and answer nothing, as a heading
         markup = [is_markup(s.text) or role[i] in ("header", "separator") for i, s in enumerate(sentences)]
-        holding = [i for i, s in enumerate(sentences) if s.passage == span.passage and s.start < b and s.end > a and not markup[i]]
-        if holding and role[holding[0]] == "body":  # a table: the row the question names, if the reader read another
-            holding, span, a, b = named_row(question, holding[0], sentences, passages, role, span, a, b)
-        elif holding:  # prose read, but the question names one row of a table in the same document: that row answers
-            rows = [k for k, t in enumerate(sentences) if passages[t.passage].source == p.source and role[k] == "body"
-                    and row_naming(question, t.text)]
-            if len(rows) == 1:
-                holding, cell, a, b = named_row(question, rows[0], sentences, passages, role, span, a, b)
-                span = None if cell is span else cell  # no column named: the row is quoted, nothing in it marked
-        if not holding:  # the span lies in a heading: the best sentence that states something
-            holding = [max((i for i in range(len(sentences)) if not markup[i]), key=lambda i: scores[i], default=int(np.argmax(scores)))]
-            span = None
-        chosen = holding[: self.max_sentences]
-        previous = previous_sentences(sentences, passages)
-        first = sentences[chosen[0]]
-        lead = previous[chosen[0]]
-        picked: list[Sentence] = [sentences[i] for i in chosen]
-        if len(picked) < self.max_sentences and lead is not None and leans_back(first.text) and not is_markup(lead.text):
-            picked = [lead] + picked  # "It was founded in 1842": the sentence it refers back to comes first
-        elif len(picked) < self.max_sentences and role[chosen[0]] != "body":  # a table's row answers alone
-            best = chosen[0]
-            others = [i for i in np.argsort(-scores) if i not in chosen and not markup[i] and sentences[i].text != first.text]
-            if others and scores[others[0]] >= self.second_score and scores[others[0]] >= 0.5 * scores[best]:
-                picked.append(sentences[others[0]])
-        citations, parts, answer_span = [], [], None
-        body_rows = {(sentences[i].passage, sentences[i].start) for i, r in enumerate(role) if r == "body"}
-        for n, s in enumerate(picked, start=1):
-            score = reading.sentence_scores.get((s.passage, s.start), 0.0)
-            citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, score))
-            shown = row_prose(s.text) if (s.passage, s.start) in body_rows else as_prose(s.text)  # "Delicate: 70 °C, white tea"
-            parts.append(f"{shown} [{n}]")
-            if span is not None and answer_span is None and s.passage == span.passage and s.start <= a < s.end:
-                answer_span = AnswerSpan(span.text, p.source, a, b, n)
-        return Answer(" ".join(parts), citations=citations, answerer=self.name, passages=scored, span=answer_span,
+        holding, span, a, b = answering_sentences(q.plain, span, sentences, passages, scores, role, markup)
+        picked = with_context(holding[: self.max_sentences], sentences, previous_sentences(sentences, passages),
+                              scores, role, markup, self.max_sentences, self.second_score)
+        text, citations, answer_span = quoted(picked, sentences, role, passages, reading.sentence_scores, span, a, b)
+        return Answer(text, citations=citations, answerer=self.name, passages=scored, span=answer_span,
                       confidence=confidence)
 
     def stream(self, q: Question, passages: list[Passage]) -> Iterator[Answer]:
         yield self.answer(q, passages)
+
+
+def answering_sentences(question: str, span: Span, sentences: list[Sentence], passages: list[Passage], scores: np.ndarray,
+                        role: list[str | None], markup: list[bool]) -> tuple[list[int], Span | None, int, int]:
+    """The sentences that hold the reader's span, and the span with its start and end in the source
+    (pure). A table row the question names answers instead (qa/table_answer.py); a span in a heading
+    gives way to the best sentence that states something, nothing marked."""
+    p = passages[span.passage]
+    a, b = p.start + span.start, p.start + span.end
+    holding = [i for i, s in enumerate(sentences) if s.passage == span.passage and s.start < b and s.end > a and not markup[i]]
+    if holding:
+        holding, span, a, b = table_answer(question, holding, sentences, passages, role, span, a, b)
+    if not holding:
+        stating = [i for i in range(len(sentences)) if not markup[i]]
+        return [max(stating, key=lambda i: scores[i], default=int(np.argmax(scores)))], None, a, b
+    return holding, span, a, b
+
+
+def with_context(chosen: list[int], sentences: list[Sentence], previous: list[Sentence | None], scores: np.ndarray,
+                 role: list[str | None], markup: list[bool], max_sentences: int, second_score: float) -> list[Sentence]:
+    """The answer's sentences around the ones that hold it (pure): the sentence it leans back on ("It was
+    founded ...") first, or else, for prose, the reader's next best sentence when it finds an answer there
+    at least `second_score` likely and half as likely as in the first (a table's row answers alone)."""
+    first = sentences[chosen[0]]
+    lead = previous[chosen[0]]
+    picked = [sentences[i] for i in chosen]
+    if len(picked) >= max_sentences:
+        return picked
+    if lead is not None and leans_back(first.text) and not is_markup(lead.text):
+        return [lead] + picked
+    if role[chosen[0]] != "body":
+        best = chosen[0]
+        others = [i for i in np.argsort(-scores) if i not in chosen and not markup[i] and sentences[i].text != first.text]
+        if others and scores[others[0]] >= second_score and scores[others[0]] >= 0.5 * scores[best]:
+            picked.append(sentences[others[0]])
+    return picked
+
+
+def quoted(picked: list[Sentence], sentences: list[Sentence], role: list[str | None], passages: list[Passage],
+           sentence_scores: dict[tuple[int, int], float], span: Span | None, a: int, b: int) -> tuple[str, list[Citation], AnswerSpan | None]:
+    """The answer's text, each sentence verbatim with its marker, its citations, and the span marked in
+    the sentence that holds it (pure). A table row reads as prose ("Delicate: 70 °C, white tea")."""
+    rows = {(s.passage, s.start) for s, r in zip(sentences, role) if r == "body"}
+    citations, parts, answer_span = [], [], None
+    for n, s in enumerate(picked, start=1):
+        citations.append(make_citation(n, passages[s.passage], s.start, s.end, s.text, sentence_scores.get((s.passage, s.start), 0.0)))
+        parts.append(f"{row_prose(s.text) if (s.passage, s.start) in rows else as_prose(s.text)} [{n}]")
+        if span is not None and answer_span is None and s.passage == span.passage and s.start <= a < s.end:
+            answer_span = AnswerSpan(span.text, passages[span.passage].source, a, b, n)
+    return " ".join(parts), citations, answer_span
 
 
 @dataclass

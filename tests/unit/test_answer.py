@@ -1,13 +1,16 @@
-"""qa/answer.py: choosing the answer's sentences."""
+"""qa/answer.py and qa/table_answer.py: choosing the answer's sentences and marking its span."""
 import numpy as np
 
 from index.split import is_markup
 from qa.answer import (
     adds_nothing,
+    answering_sentences,
     choose_sentences,
     echo_stems,
     introduction_first,
+    quoted,
     statements,
+    with_context,
 )
 from qa.cite import (
     Sentence,
@@ -17,7 +20,9 @@ from qa.cite import (
 from qa.question import (
     understand,
 )
+from qa.reader import Span
 from qa.schema import Passage
+from qa.table_answer import table_roles
 
 FEST = "The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by Ada Lumen. Tickets cost 12 pounds."
 
@@ -84,3 +89,58 @@ def test_headings_rules_and_fences_are_answered_with_last():
     assert statements([2, 0, 3, 1], [False, False, True, True]) == [0, 1]
     assert statements([2, 0, 3, 1], [False, False, True, False]) == [0, 3, 1]
     assert statements([2, 3], [False, False, True, True]) == [2, 3]  # nothing else: markup is still an answer
+
+
+# -- the reader's answer: which sentences, and the span in them ------------------------------------
+
+KETTLE = ("The K3 has five presets. It was launched in 2023.\n\n"
+          "| Preset | Temperature | Typical use |\n| --- | --- | --- |\n"
+          "| Delicate | 70 °C | white tea |\n| Boil | 100 °C | black tea |\n")
+
+
+def kettle():
+    passages = [Passage("k", "kettle.md", 0, len(KETTLE), KETTLE)]
+    sentences = passage_sentences(passages)
+    role = table_roles(sentences, passages)
+    markup = [is_markup(s.text) or r in ("header", "separator") for s, r in zip(sentences, role)]
+    return passages, sentences, role, markup
+
+
+def span_of(text: str, passage: int = 0) -> Span:
+    at = KETTLE.index(text)
+    return Span(passage, at, at + len(text), text, 1.0)
+
+
+def test_the_answer_holds_the_span_and_marks_it_at_its_offsets():
+    passages, sentences, role, markup = kettle()
+    assert [r for r in role if r] == ["header", "separator", "body", "body"]
+    scores = np.zeros(len(sentences))
+    holding, span, a, b = answering_sentences("When was the K3 launched?", span_of("2023"), sentences, passages, scores, role, markup)
+    assert [sentences[i].text for i in holding] == ["It was launched in 2023."] and span.text == "2023"
+    picked = with_context(holding, sentences, previous_sentences(sentences, passages), scores, role, markup, 2, 0.5)
+    assert [s.text for s in picked] == ["The K3 has five presets.", "It was launched in 2023."]  # "It" leans back
+    text, citations, marked = quoted(picked, sentences, role, passages, {}, span, a, b)
+    assert text == "The K3 has five presets. [1] It was launched in 2023. [2]"
+    assert (marked.n, KETTLE[marked.start:marked.end]) == (2, "2023")
+    assert all(KETTLE[c.start:c.end] == c.quote for c in citations)
+
+
+def test_a_table_row_the_question_names_answers_with_the_cell_under_the_column_it_asks_about():
+    passages, sentences, role, markup = kettle()
+    scores = np.zeros(len(sentences))
+    # the reader marked the Boil row's temperature; the question names the Delicate row
+    holding, span, a, b = answering_sentences("What temperature is the Delicate preset?", span_of("100 °C"), sentences, passages,
+                                              scores, role, markup)
+    assert sentences[holding[0]].text == "| Delicate | 70 °C | white tea |" and span.text == "70 °C" == KETTLE[a:b]
+    text, _, marked = quoted(with_context(holding, sentences, previous_sentences(sentences, passages), scores, role, markup, 2, 0.5),
+                             sentences, role, passages, {}, span, a, b)
+    assert text == "Delicate: 70 °C, white tea [1]" and KETTLE[marked.start:marked.end] == "70 °C"  # a row answers alone
+
+
+def test_a_span_in_a_heading_gives_way_to_the_best_sentence_that_states_something():
+    passages, sentences, role, markup = kettle()
+    scores = np.array([0.2 if not m else 0.9 for m in markup])
+    scores[1] = 0.6
+    holding, span, _, _ = answering_sentences("Which column holds the temperature?", span_of("Temperature"), sentences, passages,
+                                              scores, role, markup)
+    assert span is None and sentences[holding[0]].text == "It was launched in 2023."
