@@ -37,6 +37,16 @@ def row_naming(question: str, row: str) -> list[int]:
     return [c for c, v in enumerate(cells(row)) if (st := content_stems(v)) and st <= asked]
 
 
+def the_named_row(naming: dict[int, list[int]]) -> int | None:
+    """The one row the question names, given the cells it names each row by (pure): a row named by its
+    key, the first cell ("Saturday"), before rows named by a value ("closed", which "close" also
+    matches); None when no row, or several alike, are named."""
+    for named in ([k for k, c in naming.items() if 0 in c], [k for k, c in naming.items() if c]):
+        if named:
+            return named[0] if len(named) == 1 else None
+    return None
+
+
 def named_row(question: str, i: int, sentences: list[Sentence], passages: list[Passage], role: list, span, a: int, b: int):
     """A table row answers a question about the thing in its first cell ("Saturday", "Delicate"):
     when the question names one row of the table, that row answers, whichever the reader read; its
@@ -46,13 +56,13 @@ def named_row(question: str, i: int, sentences: list[Sentence], passages: list[P
     s = sentences[i]
     same = [k for k, t in enumerate(sentences) if t.passage == s.passage and role[k] == "body"]
     naming = {k: row_naming(question, sentences[k].text) for k in same}
-    named = [k for k in same if naming[k]]
-    k = named[0] if len(named) == 1 else i
+    one = the_named_row(naming)
+    k = i if one is None else one
     row = sentences[k]
     p = passages[row.passage]
     head = table_rows(p.text, p.table_head).get(p.text.rfind("\n", 0, row.start - p.start) + 1, (None, []))[1]
     values = cells(row.text)
-    used = naming[k] if len(named) == 1 else []  # the cells the question names the row by: conditions, not answers
+    used = naming[k] if one is not None else []  # the cells the question names the row by: conditions, not answers
     cols = [c for c in range(min(len(head), len(values))) if values[c] and c not in used and content_stems(head[c]) & asked]
     if 0 in cols and len(cols) > 1:  # "Which preset ...": asked for the row's key
         cols = [0]
@@ -74,9 +84,9 @@ def table_answer(question: str, holding: list[int], sentences: list[Sentence], p
     if role[holding[0]] == "body":
         return named_row(question, holding[0], sentences, passages, role, span, a, b)
     source = passages[span.passage].source
-    rows = [k for k, t in enumerate(sentences) if passages[t.passage].source == source and role[k] == "body"
-            and row_naming(question, t.text)]
-    if len(rows) != 1:
+    one = the_named_row({k: row_naming(question, t.text) for k, t in enumerate(sentences)
+                         if passages[t.passage].source == source and role[k] == "body"})
+    if one is None:
         return holding, span, a, b
-    holding, cell, a, b = named_row(question, rows[0], sentences, passages, role, span, a, b)
+    holding, cell, a, b = named_row(question, one, sentences, passages, role, span, a, b)
     return holding, (None if cell is span else cell), a, b  # no column named: the row is quoted, nothing in it marked

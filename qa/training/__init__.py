@@ -66,8 +66,9 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
     log(f"Building examples from {len(articles):,} articles ...")
     examples = build_examples(articles, rng)
     rng.shuffle(examples)
-    if max_examples:
-        examples = examples[:max_examples]
+    if max_examples:  # a sample of the rest, but every real near miss: they are few and teach the most
+        examples = examples[:max_examples] + [e for e in examples[max_examples:] if e.kind == "unanswerable"]
+        rng.shuffle(examples)
     if not examples:
         raise UsageError("no training examples: the data has no question whose answer is found in its text")
     val = build_examples(val_articles, random.Random(seed + 1)) if val_articles else examples[: min(200, len(examples))]

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from qa.reader import Abstention, logit
-from qa.training.data import HELD_OUT, Article, load_squad
+from qa.training.data import Article, held_out, load_squad
 from qa.training.model import log
 
 
 def validation_articles(shared: Path, share: float = 0.25) -> list[Article]:
-    """What the shipped reader's threshold is calibrated on: the SQuAD 2.0 article kept out of
-    training (its 188 unanswerable questions and the rest), and the first `share` of the paragraphs
+    """What the shipped reader's threshold is calibrated on: the part of the SQuAD 2.0 article kept out
+    of training (its last 22 paragraphs, 96 unanswerable questions and the rest), and the first `share` of the paragraphs
     of each of the 13 SQuAD 1.1 dev articles that SQuAD 2.0 dev (`../shared/eval/`) does not hold."""
-    held = [a for a in load_squad(shared / "squad2-train-first10.json.gz") if a.title in HELD_OUT]
+    held = held_out(load_squad(shared / "squad2-train-first10.json.gz"))
     dev = [Article(a.title, a.paragraphs[: max(1, int(len(a.paragraphs) * share))])
            for a in load_squad(shared / "squad1.1-dev-extra13.json.gz")]
     return held + dev
@@ -87,11 +87,12 @@ ATTRIBUTION = """\
 Trained on (all from `../shared/train/`, see its README):
 - SQuAD 1.1 train (Rajpurkar et al., 2016), CC BY-SA 4.0, less the article `Spectre_(2015_film)`;
 - SQuAD 2.0 train, first 10 articles (Rajpurkar et al., 2018), CC BY-SA 4.0: the 160 unanswerable
-  questions of `The_Legend_of_Zelda:_Twilight_Princess` (its other questions are SQuAD 1.1's);
+  questions of `The_Legend_of_Zelda:_Twilight_Princess` (its other questions are SQuAD 1.1's), and the
+  questions of the first 21 paragraphs of `Spectre_(2015_film)` (92 unanswerable, 161 answerable);
 - TyDi QA GoldP, English train (Clark et al., 2020), Apache-2.0;
 - COVID-QA (Moller et al., 2020), Apache-2.0.
-Validated and calibrated on SQuAD 1.1 dev (the 13 articles not in SQuAD 2.0 dev) and the held-out
-SQuAD 2.0 article `Spectre_(2015_film)`, CC BY-SA 4.0. Never on `../shared/eval/`.
+Validated and calibrated on SQuAD 1.1 dev (the 13 articles not in SQuAD 2.0 dev) and the other 22
+paragraphs of `Spectre_(2015_film)` (96 unanswerable questions), CC BY-SA 4.0. Never on `../shared/eval/`.
 As a model trained on CC BY-SA data, these weights are shared under CC BY-SA 4.0 too; the base model,
 sentence-transformers/all-MiniLM-L6-v2, is Apache-2.0."""
 

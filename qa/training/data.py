@@ -14,7 +14,8 @@ MAX_TOKENS = 192  # question + window, as the reader reads a chunk at answering 
 MAX_ANSWER_TOKENS = 30
 WINDOW_WORDS = (40, 120)  # a window's size in words is drawn from this range: chunks are up to 120 words
 DEFAULT_SHARED = Path(__file__).resolve().parents[3] / "shared" / "train"  # ../shared/train beside the project
-HELD_OUT = {"Spectre_(2015_film)"}  # SQuAD 2.0 article kept apart for validation (188 unanswerable)
+HELD_OUT = {"Spectre_(2015_film)"}  # SQuAD 2.0 article whose real near misses are split between training and validation
+TRAIN_PARAS = 21  # its first 21 paragraphs (92 unanswerable) are trained on, the other 22 (96) validate
 
 
 @dataclass(frozen=True)
@@ -275,18 +276,31 @@ def build_examples(articles: list[Article], rng: random.Random, negatives: bool 
     return out
 
 
+def only(article: Article, impossible: bool) -> Article:
+    """The article with only its unanswerable questions, or only its answerable ones (pure)."""
+    return Article(article.title, [{"context": p["context"], "qas": [q for q in p["qas"] if bool(q.get("is_impossible")) == impossible]}
+                                   for p in article.paragraphs])
+
+
+def held_out(articles: list[Article]) -> list[Article]:
+    """The part of the held-out SQuAD 2.0 article that is never trained on: its last paragraphs (pure)."""
+    return [Article(a.title, a.paragraphs[TRAIN_PARAS:]) for a in articles if a.title in HELD_OUT]
+
+
 def default_data(root: Path) -> tuple[list[Article], list[Article]]:
     """The shipped reader's data in `root` (shared/train): training articles and validation articles."""
     sq1 = [a for a in load_squad(root / "squad1.1-train.json.gz") if a.title not in HELD_OUT]
     sq2 = load_squad(root / "squad2-train-first10.json.gz")
     # SQuAD 2.0's answerable questions are SQuAD 1.1's: only its unanswerable ones are new
-    unans = [Article(a.title, [{"context": p["context"], "qas": [q for q in p["qas"] if q.get("is_impossible")]}
-                               for p in a.paragraphs]) for a in sq2 if a.title not in HELD_OUT]
+    unans = [only(a, impossible=True) for a in sq2 if a.title not in HELD_OUT]
     tydi = load_squad(root / "tydiqa-goldp-en-train.json.gz")
     tydi = [Article("tydi", [p for a in tydi for p in a.paragraphs])]  # one passage each: pool them for negatives
     covid = load_squad(root / "covidqa-200423.json.gz")
-    val = load_squad(root / "squad1.1-dev-extra13.json.gz") + [a for a in sq2 if a.title in HELD_OUT]
-    return sq1 + unans * 3 + tydi + covid, val  # the few real unanswerables, three times
+    # real near misses are few, so half of the held-out article's are trained on too; its other half validates
+    half = [Article(a.title, a.paragraphs[:TRAIN_PARAS]) for a in sq2 if a.title in HELD_OUT]
+    unans += [only(a, impossible=True) for a in half]
+    val = load_squad(root / "squad1.1-dev-extra13.json.gz") + held_out(sq2)
+    return sq1 + [only(a, impossible=False) for a in half] + unans * 3 + tydi + covid, val  # the few real unanswerables, three times
 
 
 # -- model --------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from qa.question import (
 )
 from qa.reader import Span
 from qa.schema import Passage
-from qa.table_answer import table_roles
+from qa.table_answer import the_named_row, table_roles
 
 FEST = "The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by Ada Lumen. Tickets cost 12 pounds."
 
@@ -135,6 +135,14 @@ def test_a_table_row_the_question_names_answers_with_the_cell_under_the_column_i
     text, _, marked = quoted(with_context(holding, sentences, previous_sentences(sentences, passages), scores, role, markup, 2, 0.5),
                              sentences, role, passages, {}, span, a, b)
     assert text == "Delicate: 70 °C, white tea [1]" and KETTLE[marked.start:marked.end] == "70 °C"  # a row answers alone
+
+
+def test_a_row_named_by_its_key_wins_over_a_row_a_value_of_which_the_question_uses():
+    # "When does the library close on Saturday?": the Saturday row by its key, the Sunday row by "closed"
+    assert the_named_row({4: [], 5: [0], 6: [1, 2]}) == 5
+    assert the_named_row({4: [], 5: [2]}) == 5  # "Which preset is used for white tea?": named by a value alone
+    assert the_named_row({4: [0], 5: [0]}) is None and the_named_row({4: [1], 5: [2]}) is None  # several alike
+    assert the_named_row({4: [], 5: []}) is None
 
 
 def test_a_span_in_a_heading_gives_way_to_the_best_sentence_that_states_something():
