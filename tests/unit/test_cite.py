@@ -1,14 +1,12 @@
 """qa/cite.py: markers, the generated-answer check, sentences and their leads, spelling."""
 from conftest import bag_encode
+from fest import FEST, Q_FOUNDED, fest
 
 from index.text import word_overlap
 from qa.cite import (
-    Sentence,
     check_generated,
     missing_specifics,
     parse_markers,
-    passage_sentences,
-    previous_sentences,
     specifics,
 )
 from qa.schema import Answer, Passage
@@ -64,24 +62,6 @@ def test_check_generated_flags_a_claim_that_names_what_its_passage_does_not():
     _, cites, unsupported = check_generated("Liu Jianchao heads the international department of the Nationalist party [1].",
                                             passages, bag_encode, 0.45)
     assert cites == [] and unsupported == ["Liu Jianchao heads the international department of the Nationalist party."]
-
-
-FEST = "The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by Ada Lumen. Tickets cost 12 pounds."
-Q_FOUNDED = "Who founded the Zorblatt festival?"
-
-
-def fest(split_at: int | None = None, lead: bool = True) -> tuple[list[Sentence], list[Sentence | None], list[Passage]]:
-    """FEST as one passage, or as two chunks split before character `split_at` (the second one
-    carrying the first's last sentence as its lead, as the retriever sets it, unless `lead` is False)."""
-    if split_at is None:
-        passages = [Passage("a", "fest.md", 0, len(FEST), FEST)]
-    else:
-        first = FEST[:split_at].rstrip()
-        last = passage_sentences([Passage("x", "fest.md", 0, len(first), first)])[-1]
-        passages = [Passage("b", "fest.md", split_at, len(FEST), FEST[split_at:],
-                            lead_start=last.start if lead else None, lead_text=last.text if lead else None)]
-    sentences = passage_sentences(passages)
-    return sentences, previous_sentences(sentences, passages), passages
 
 
 def test_a_chunks_first_sentence_leans_back_on_the_chunk_before():

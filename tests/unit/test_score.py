@@ -1,10 +1,10 @@
 """qa/score.py: the bi-encoder sentence score."""
 import numpy as np
 import pytest
+from fest import Q_FOUNDED, fest
 
 from index.text import word_overlap
 from qa.cite import (
-    Sentence,
     passage_sentences,
     previous_sentences,
 )
@@ -18,23 +18,6 @@ from qa.score import (
     token_match,
     token_maxes,
 )
-
-FEST = "The Zorblatt festival is held every March in Kettleby. It was founded in 1911 by Ada Lumen. Tickets cost 12 pounds."
-Q_FOUNDED = "Who founded the Zorblatt festival?"
-
-
-def fest(split_at: int | None = None, lead: bool = True) -> tuple[list[Sentence], list[Sentence | None], list[Passage]]:
-    """FEST as one passage, or as two chunks split before character `split_at` (the second one
-    carrying the first's last sentence as its lead, as the retriever sets it, unless `lead` is False)."""
-    if split_at is None:
-        passages = [Passage("a", "fest.md", 0, len(FEST), FEST)]
-    else:
-        first = FEST[:split_at].rstrip()
-        last = passage_sentences([Passage("x", "fest.md", 0, len(first), first)])[-1]
-        passages = [Passage("b", "fest.md", split_at, len(FEST), FEST[split_at:],
-                            lead_start=last.start if lead else None, lead_text=last.text if lead else None)]
-    sentences = passage_sentences(passages)
-    return sentences, previous_sentences(sentences, passages), passages
 
 
 def test_a_sentence_counts_the_words_of_the_one_it_leans_back_on():
