@@ -24,22 +24,36 @@ def validation_articles(shared: Path, share: float = 0.25) -> list[Article]:
 
 
 def fit_abstention(reader_best: list[float], dense_best: list[float | None], answerable: list[bool],
-                   min_each: int = 20) -> Abstention:
+                   min_each: int = 20, prior: Abstention = Abstention()) -> Abstention:
     """The weights of the confidence (qa/reader.py, Abstention): a logistic regression of answerable
     against unanswerable questions on the logit of the reader's best answerability and the passages'
     best dense similarity, both classes weighed alike. Without `min_each` questions of each kind there
-    is nothing to fit: the answerability alone."""
+    is nothing to fit: `prior`, the weights of the reader it was continued from (or the answerability alone)."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.array(answerable, dtype=int)
     if min(int(y.sum()), int(len(y) - y.sum())) < min_each:
-        return Abstention()
+        return prior
     x = np.array([[logit(h), d or 0.0] for h, d in zip(reader_best, dense_best)])
     fit = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
     head, dense = (float(v) for v in fit.coef_[0])
     if head <= 0:  # the answerability must count for answering, or nothing the reader says matters
         return Abstention()
     return Abstention(head, dense, float(fit.intercept_[0]))
+
+
+def prior_abstention(card: dict) -> Abstention:
+    """The confidence's weights to keep where the validation questions cannot fit new ones: the reader's
+    own, else those of the shipped reader it was continued from, else the answerability alone."""
+    if card.get("abstention"):
+        return Abstention(**card["abstention"])
+    if card.get("from_shipped"):
+        from qa.reader import shipped_dir
+
+        shipped = shipped_dir() / "reader.json"
+        if shipped.is_file() and (a := json.loads(shipped.read_text()).get("abstention")):
+            return Abstention(**a)
+    return Abstention()
 
 
 def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float = 0.08, progress: bool = True) -> dict:
@@ -56,8 +70,10 @@ def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float 
         path.write_text(json.dumps({"version": "v2.0", "data": [{"title": a.title, "paragraphs": a.paragraphs} for a in articles]}))
         s = settings.model_copy(update={"reader": str(folder), "reader_threshold": 0.0})
         m, records = run_eval(path, s, progress=progress)
+    card = json.loads((folder / "reader.json").read_text()) if (folder / "reader.json").exists() else {}
+    prior = prior_abstention(card)
     model = fit_abstention([r.reader_best or 0.0 for r in records], [r.dense_best for r in records],
-                           [r.example.answerable for r in records])
+                           [r.example.answerable for r in records], prior=prior)
     for r in records:  # the confidence the answerer will compute with these weights
         r.top_score = model.confidence(r.reader_best or 0.0, r.dense_best)
     m = {**m, **metrics(records, settings.top_k)}
@@ -65,9 +81,9 @@ def calibrate(folder: Path, articles: list[Article], settings, max_wrong: float 
     unans = np.array([r.top_score for r in records if not r.example.answerable])
     threshold = float(np.quantile(ans, max_wrong)) if len(ans) else 0.5
     draw_curve(m, folder / "calibration.png")
-    card = json.loads((folder / "reader.json").read_text()) if (folder / "reader.json").exists() else {}
     card["threshold"] = round(threshold, 4)
     card["abstention"] = {k: round(v, 4) for k, v in asdict(model).items()}
+    card["abstention_kept"] = model is prior and prior != Abstention()  # too few unanswerable questions to fit
     card["calibration"] = {
         "date": time.strftime("%Y-%m-%d"), "questions": len(records), "answerable": int(len(ans)), "unanswerable": int(len(unans)), "max_wrong": max_wrong,
         "answerable_abstained": float((ans < threshold).mean()) if len(ans) else None,
@@ -142,11 +158,14 @@ def model_card(card: dict, command: str) -> str:
             f"Calibrated{' ' + c['date'] if c.get('date') else ''} by running the whole assistant (retrieval, then the reader) over {c['questions']:,} validation questions "
             f"({c['answerable']:,} answerable, {c['unanswerable']} unanswerable): the threshold {card['threshold']:.4f} is where "
             f"{c['max_wrong']:.0%} of answerable questions fall under the reader's confidence. There it abstains on "
-            f"{c['unanswerable_abstained']:.3f} of unanswerable and {c['answerable_abstained']:.3f} of answerable ones; "
+            + (f"{c['unanswerable_abstained']:.3f} of unanswerable and " if c.get("unanswerable_abstained") is not None else "")
+            + f"{c['answerable_abstained']:.3f} of answerable ones; "
             f"span exact match {c['span_exact_match']:.3f} and F1 {c['span_f1']:.3f} without abstention.", "",
             *([f"The confidence is sigmoid({ab['head']:.4f} x logit(the reader's best answerability) + {ab['dense']:.4f} x "
                f"(the passages' best dense similarity) {'-' if ab['bias'] < 0 else '+'} {abs(ab['bias']):.4f}): a logistic "
-               "regression fitted on the same questions (qa/reader.py, `Abstention`; docs/reader.md).", ""]
+               + ("regression fitted for the reader it was continued from, kept: these validation questions hold too few "
+                  "unanswerable ones to fit it" if card.get("abstention_kept") else "regression fitted on the same questions")
+               + " (qa/reader.py, `Abstention`; docs/reader.md).", ""]
               if (ab := card.get("abstention")) and ab.get("dense") else []),
             "![abstention trade-off](calibration.png)", "",
             "| threshold | answerable abstained | unanswerable abstained |", "|---|---|---|",

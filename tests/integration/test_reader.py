@@ -177,9 +177,15 @@ def test_train_reader_continues_from_an_export_and_resumes_from_its_checkpoint(t
     worst = max(float((got[k] - trained[k]).abs().max()) for k in trained if "pooler" not in k)
     assert worst < 0.1
     monkeypatch.setattr(reader_mod, "SHIPPED", first)
+    weights = {"head": 0.5, "dense": 3.0, "bias": -2.0}  # as if the "shipped" one had been calibrated
+    (first / "reader.json").write_text(json.dumps({**json.loads((first / "reader.json").read_text()), "abstention": weights}))
     second = tmp_path / "second"
     card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(second), "--steps", "2", "--from-shipped", "--json")
     assert card["steps"] == 2
+    # calibrated on answerable questions only, it keeps the weights of the reader it continued from
+    card = cli_json(capsys, "train-reader", "--out", str(second), "--calibrate-only", "--calibrate", str(data), "--json")
+    assert card["abstention"] == weights and card["abstention_kept"] and card["calibration"]["unanswerable"] == 0
+    assert "kept" in (second / "README.md").read_text()
     # a finished run's checkpoint is resumed from: asked again, it trains no further step
     card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(second), "--steps", "2", "--json")
     assert card["steps"] == 2

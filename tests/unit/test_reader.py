@@ -3,6 +3,7 @@ made-up logits and texts; the shipped reader on the seeds; and `qa train-reader`
 tiny subset (train a few steps, export to int8 ONNX, load, score, continue from the export)."""
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -267,5 +268,18 @@ def test_fit_abstention_learns_both_signals_and_needs_both_kinds():
     assert model.head > 0 and model.dense > 0
     assert model.confidence(0.9, 0.7) > model.confidence(0.9, 0.1)
     assert model.confidence(0.9, 0.7) > model.confidence(0.2, 0.7)
-    # no unanswerable questions to learn from (a user's own labelled set): the answerability alone
+    # no unanswerable questions to learn from (a user's own labelled set): the weights it continues from,
+    # else the answerability alone
     assert fit_abstention([h for h, _ in ans], [d for _, d in ans], [True] * 200) == Abstention()
+    assert fit_abstention([h for h, _ in ans], [d for _, d in ans], [True] * 200, prior=model) == model
+
+
+def test_prior_abstention_is_the_readers_own_then_the_shipped_one(tmp_path):
+    from qa.reader import Abstention, shipped_dir
+    from qa.training.calibrate import prior_abstention
+
+    shipped = Abstention(**json.loads((shipped_dir() / "reader.json").read_text())["abstention"])
+    assert shipped != Abstention()
+    assert prior_abstention({"abstention": {"head": 2.0, "dense": 1.0, "bias": -1.0}}) == Abstention(2.0, 1.0, -1.0)
+    assert prior_abstention({"from_shipped": True}) == shipped
+    assert prior_abstention({}) == Abstention()
