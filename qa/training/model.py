@@ -184,10 +184,11 @@ def native_bf16() -> bool:
 
 def train(examples: list[Example], val: list[Example], out: Path, steps: int | None = None, minutes: float | None = None,
           batch: int = 32, lr: float = 1e-4, seed: int = 0, start_from: Path | None = None, val_every: int = 500,
-          bf16: bool | None = None, threads: int | None = None) -> dict:
+          bf16: bool | None = None, threads: int | None = None, origin: dict | None = None) -> dict:
     """Fine-tune, checkpointing to `out/checkpoint.pt` (resumed from when there), then export.
     The run is `steps` long, or as many as `minutes` allows at the speed of its first steps; the
-    learning rate decays linearly to 0 over it either way."""
+    learning rate decays linearly to 0 over it either way. `origin` (what it was continued from) is
+    kept in the checkpoint, so a resumed run's card still says it."""
     import torch
     from transformers import AutoTokenizer
 
@@ -211,7 +212,7 @@ def train(examples: list[Example], val: list[Example], out: Path, steps: int | N
     batches = length_batches([len(x) for x in enc["input_ids"]], batch, seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     ckpt = out / "checkpoint.pt"
-    state = {"step": 0, "steps": steps, "history": []}
+    state = {"step": 0, "steps": steps, "history": [], "origin": origin}
     if ckpt.exists():
         saved = torch.load(ckpt, weights_only=False)
         model.load_state_dict(saved["model"])

@@ -186,9 +186,10 @@ def test_train_reader_continues_from_an_export_and_resumes_from_its_checkpoint(t
     card = cli_json(capsys, "train-reader", "--out", str(second), "--calibrate-only", "--calibrate", str(data), "--json")
     assert card["abstention"] == weights and card["abstention_kept"] and card["calibration"]["unanswerable"] == 0
     assert "kept" in (second / "README.md").read_text()
-    # a finished run's checkpoint is resumed from: asked again, it trains no further step
+    # a finished run's checkpoint is resumed from: asked again, it trains no further step, and its card
+    # still says what the run it resumed was continued from
     card = cli_json(capsys, "train-reader", "--data", str(data), "--out", str(second), "--steps", "2", "--json")
-    assert card["steps"] == 2
+    assert card["steps"] == 2 and card["from_shipped"] and card["continued_from"] is not None
     # the mean of the two readers' weights is a reader too, exported, calibrated and carded
     cal = json.loads(data.read_text())
     cal["data"][0]["paragraphs"][0]["qas"].append({"question": "When did Tesla move to Paris?", "is_impossible": True, "answers": []})
