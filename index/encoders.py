@@ -93,13 +93,16 @@ _INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 
 
 def int8_path(fp32: Path) -> Path:
-    """Where the int8 copy of an export lives: beside it, named after it."""
-    return fp32.with_name(fp32.name.removesuffix(".onnx") + ".int8.onnx")
+    """Where the int8 copy of an export lives: beside it, named after it and after its 7-bit weights
+    (a cache holding the 8-bit copy of earlier versions makes a new one)."""
+    return fp32.with_name(fp32.name.removesuffix(".onnx") + ".int8w7.onnx")
 
 
 def quantize_onnx(src: Path, dest: Path) -> Path:
     """Dynamic int8 quantisation of an export's weights, per output channel (signed int8; the
-    activations are quantised per call). Written to a temporary name and renamed."""
+    activations are quantised per call). Written to a temporary name and renamed. The weights keep to
+    7 bits (`reduce_range`): a CPU without VNNI (AVX2 alone) adds int8 products in pairs into 16 bits,
+    which overflow with 8-bit weights, so scores would depend on the CPU (docs/reader.md)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -109,7 +112,7 @@ def quantize_onnx(src: Path, dest: Path) -> Path:
     level = root.level
     root.setLevel(logging.ERROR)  # it logs advice to pre-process, which is for static quantisation
     try:
-        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
     finally:
         root.setLevel(level)
     os.replace(tmp, dest)

@@ -236,16 +236,20 @@ def cmd_train_reader(args, settings: Settings) -> int:
         raise UsageError(f"--calibrate {args.calibrate}: no such file")
     if args.docs and not args.data:
         raise UsageError("--docs goes with --data FILE.jsonl (the questions about those documents)")
+    if args.export_only and not args.from_shipped:
+        raise UsageError("--export-only exports the shipped reader again: give --from-shipped too")
     out = Path(args.out) if args.out else settings.data_dir / "reader"
     card = run([Path(d) for d in args.data or []], Path(args.docs) if args.docs else None, out, args.minutes, args.steps,
                args.from_shipped, Path(args.shared) if args.shared else DEFAULT_SHARED, max_examples=args.max_examples,
                seed=args.seed, settings=settings, calibrate_on=Path(args.calibrate) if args.calibrate else None,
-               calibrate_only=args.calibrate_only, lr=args.lr, average=[Path(d) for d in args.average or []])
+               calibrate_only=args.calibrate_only, lr=args.lr, average=[Path(d) for d in args.average or []],
+               export_only=args.export_only)
     if args.json:
         _print_json(card)
     else:
         v = card.get("validation") or {}
-        made = f"the mean of {len(card['averaged'])} readers" if card.get("averaged") else f"{card['steps']:,} steps"
+        made = (f"the mean of {len(card['averaged'])} readers" if card.get("averaged") else
+                "the shipped reader exported again" if card.get("exported") else f"{card['steps']:,} steps")
         print(f"Reader written to {out} ({made}); validation span EM {v.get('em', float('nan')):.3f}, "
               f"F1 {v.get('f1', float('nan')):.3f}, no-answer AUC {v.get('auc_head', float('nan')):.3f}. "
               f"Use it with QA_READER={out}")
@@ -308,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--calibrate-only", action="store_true", help="only calibrate the reader already in --out")
     pt.add_argument("--average", nargs="+", metavar="DIR", help="instead of training, average the weights of these readers "
                     "(continued from the same one, e.g. models/reader and runs --from-shipped), then export and calibrate")
+    pt.add_argument("--export-only", action="store_true", help="with --from-shipped: no training, only export the shipped "
+                    "reader's weights again (as today's export quantises them) and calibrate")
     pt.add_argument("--seed", type=int, default=0)
     pt.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (default 1e-4; lower to continue a trained reader)")
     pt.add_argument("--json", action="store_true")

@@ -70,6 +70,18 @@ def cli_json(capsys, *argv) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def int8_weights_range(onnx_file: Path) -> tuple[int, int]:
+    """The smallest and largest of an int8 export's quantised weights: 7 bits ([-64, 64]) keep every
+    CPU's int8 products exact (index/encoders.py, quantize_onnx)."""
+    import onnx
+    from onnx import numpy_helper
+
+    q = [numpy_helper.to_array(i) for i in onnx.load(str(onnx_file)).graph.initializer
+         if i.name.endswith("_quantized") and i.data_type == onnx.TensorProto.INT8]
+    assert len(q) >= 30  # every matrix of the six layers
+    return min(int(a.min()) for a in q), max(int(a.max()) for a in q)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -39,7 +39,7 @@ from qa.training.model import base_model_path, log, make_model, train, validate
 def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, steps: int | None, from_shipped: bool,
         shared: Path | None, max_examples: int | None = None, seed: int = 0, val_every: int = 500, settings=None,
         calibrate_on: Path | None = None, calibrate_only: bool = False, lr: float = 1e-4,
-        average: list[Path] | None = None) -> dict:
+        average: list[Path] | None = None, export_only: bool = False) -> dict:
     """`qa train-reader`: build the examples, train, export, write the model card. With no `data`,
     the shipped reader's recipe over `shared` (../shared/train)."""
     if settings is None:
@@ -56,6 +56,8 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
         return calibrate(out, cal, settings)
     if average:
         return average_readers(average, out, cal, settings, seed)
+    if export_only:
+        return export_shipped(out, cal, settings, seed)
     rng = random.Random(seed)
     if data:
         articles, val_articles = load_data(data, docs), []
@@ -115,6 +117,33 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
         log("Calibrating the abstention threshold on the validation questions ...")
         card = calibrate(out, cal, settings)
     return card
+
+
+def export_shipped(out: Path, cal: list | None, settings, seed: int = 0) -> dict:
+    """`qa train-reader --from-shipped --export-only`: the shipped reader's weights (its export,
+    dequantised) exported again as today's `export` does it, checked and calibrated; no training. For
+    when the export changes (2026-12-08: weights in 7 bits, the same scores on every CPU)."""
+    import torch
+
+    from qa.reader import shipped_dir
+
+    src = shipped_dir()
+    if not (src / "weights-map.json").is_file():
+        raise UsageError(f"--export-only: no shipped reader in {src}")
+    if cal is None:
+        raise UsageError("--export-only needs questions to calibrate the threshold on: give --calibrate FILE (SQuAD JSON)")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(reader_weights(src), out / "weights.pt")
+    val = build_examples(cal, random.Random(seed + 1))
+    random.Random(seed + 2).shuffle(val)
+    log("Exporting the shipped reader's weights again (int8) ...")
+    card = json.loads((src / "reader.json").read_text())
+    card["int8_agreement"] = export(out, val[:200])
+    card["exported"] = {"date": time.strftime("%Y-%m-%d"), "command": "qa train-reader " + " ".join(sys.argv[2:])
+                        if sys.argv[1:2] == ["train-reader"] else "qa train-reader --from-shipped --export-only"}
+    (out / "reader.json").write_text(json.dumps(card, indent=1))
+    log("Calibrating the abstention threshold on the validation questions ...")
+    return calibrate(out, cal, settings)
 
 
 def average_readers(folders: list[Path], out: Path, cal: list | None, settings, seed: int = 0) -> dict:

@@ -127,7 +127,7 @@ def model_card(card: dict, command: str) -> str:
         "ends there (the `[CLS]` token is \"no answer\"), and for the window how likely it holds an answer at all",
         "(qa/reader.py runs it; qa/training/ made it).", "",
         f"- Base: {card.get('base')}, all 6 layers, with a span head (2 logits a token) and an answerability head on `[CLS]`.",
-        "- Files: `reader.onnx` (int8 weights, per channel), `tokenizer.json`, `reader.json` (this card's figures and the threshold),",
+        "- Files: `reader.onnx` (int8 weights in 7 bits, per channel), `tokenizer.json`, `reader.json` (this card's figures and the threshold),",
         "  `weights-map.json` (which ONNX initializer holds each torch parameter: `--from-shipped` starts from it).",
         *([f"- Made {card.get('date')} by `{command}`: the mean, parameter by parameter, of the weights of these readers,",
            "  each continued from the same one (a model soup, Wortsman et al., 2022):",
@@ -139,6 +139,9 @@ def model_card(card: dict, command: str) -> str:
         *([f"- Continued (`--from-shipped`) from the reader shipped before it, made {prev.get('date')} by `{prev.get('command')}` "
            f"({prev.get('steps', 0):,} steps{', itself continued from an earlier one' if prev.get('continued_from') else ''}); "
            "that reader is in the project's history."] if (prev := card.get("continued_from")) else []),
+        *([f"- Exported again {ex.get('date')} by `{ex.get('command')}`: the same weights, read back from its earlier int8 export,",
+           "  quantised as today's export does (7 bits, so every CPU computes the same scores: docs/reader.md), then calibrated again."]
+          if (ex := card.get("exported")) else []),
         *(["- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted(card["examples"].items())) + "."]
           if card.get("examples") else []), "",
         ATTRIBUTION if card.get("data") == DEFAULT_DATA else

@@ -82,7 +82,6 @@ def test_followup_uses_history(real_env, capsys):
     assert alone["query"] == "What did she tell them?"
 
 
-@pytest.mark.xfail(strict=True, reason="the reader (run 16) abstains on it: confidence 0.252 against 0.254 (docs/reader.md)")
 def test_who_is_a_short_name_is_answered_where_the_documents_introduce_it(real_env, capsys):
     out = cli_json(capsys, "ask", "Who is Liu?", "--json")  # later sentences call him "Liu" and score higher
     assert "Liu Jianchao, who heads the Chinese Communist Party's international affairs department" in out["citations"][0]["quote"]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cli_json, run_cli
+from conftest import ROOT, cli_json, int8_weights_range, run_cli
 
 from qa.cite import Sentence
 from qa.schema import Passage
@@ -21,6 +21,7 @@ def test_the_shipped_reader_is_committed_with_its_card_and_threshold():
     card = json.loads((SHIPPED / "reader.json").read_text())
     assert 0 < card["threshold"] < 1 and card["steps"] > 0
     assert (SHIPPED / "reader.onnx").stat().st_size < 30_000_000
+    assert int8_weights_range(SHIPPED / "reader.onnx") == (-64, 64)  # 7 bits: the same scores on every CPU
     assert (SHIPPED / "README.md").read_text().count("CC BY-SA") >= 1
     assert build_reader("shipped").threshold == card["threshold"]
     # its confidence weighs the answerability with the passages' nearness, both counting for an answer
@@ -149,6 +150,7 @@ def test_train_reader_trains_exports_and_the_export_reads(tmp_path, capsys):
     assert 0.9 <= card["int8_agreement"]["has_answer_corr"] <= 1.0
     for name in ("reader.onnx", "tokenizer.json", "reader.json", "weights-map.json"):
         assert (out / name).is_file()
+    assert int8_weights_range(out / "reader.onnx") == (-64, 64)
     from qa.reader import Reader
 
     reader = Reader(out)
@@ -205,6 +207,37 @@ def test_train_reader_continues_from_an_export_and_resumes_from_its_checkpoint(t
     assert str(second) in (soup / "README.md").read_text() and card["calibration"]["answerable"] == 4
     code, _, err = run_cli(capsys, "train-reader", "--average", str(first), "--out", str(soup))
     assert code == 2 and "two readers or more" in err
+
+
+@pytest.mark.integration
+def test_export_only_exports_the_shipped_reader_again_to_the_same_int8_weights(tmp_path, capsys):
+    """How the shipped reader got its 7-bit weights (2026-12-08): its weights read back from the export
+    and quantised again. Done to a 7-bit export it gives back the very same integers, and a new threshold."""
+    import onnx
+    from onnx import numpy_helper
+
+    from qa.reader import SHIPPED
+
+    data = _tiny_squad(tmp_path / "tiny.json")
+    cal = json.loads(data.read_text())
+    cal["data"][0]["paragraphs"][0]["qas"].append({"question": "When did Tesla move to Paris?", "is_impossible": True, "answers": []})
+    (tmp_path / "cal.json").write_text(json.dumps(cal))
+    code, _, err = run_cli(capsys, "train-reader", "--export-only", "--out", str(tmp_path / "x"))
+    assert code == 2 and "--from-shipped" in err
+    out = tmp_path / "again"
+    card = cli_json(capsys, "train-reader", "--from-shipped", "--export-only", "--out", str(out),
+                    "--calibrate", str(tmp_path / "cal.json"), "--json")
+    shipped = json.loads((SHIPPED / "reader.json").read_text())
+    assert "--export-only" in card["exported"]["command"] and card["steps"] == shipped["steps"]
+    assert card["calibration"]["questions"] == 5 and 0 <= card["threshold"] <= 1
+    assert "Exported again" in (out / "README.md").read_text()
+
+    def ints(path):
+        return {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer if i.name.endswith("_quantized")}
+
+    a, b = ints(SHIPPED / "reader.onnx"), ints(out / "reader.onnx")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    assert card["int8_agreement"]["has_answer_corr"] > 0.99
 
 
 @pytest.mark.integration
