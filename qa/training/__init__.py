@@ -122,7 +122,7 @@ def run(data: list[Path], docs: Path | None, out: Path, minutes: float | None, s
 def export_shipped(out: Path, cal: list | None, settings, seed: int = 0) -> dict:
     """`qa train-reader --from-shipped --export-only`: the shipped reader's weights (its export,
     dequantised) exported again as today's `export` does it, checked and calibrated; no training. For
-    when the export changes (2026-12-08: weights in 7 bits, the same scores on every CPU)."""
+    when the export changes (2026-12-08: weights in 7 bits, so that no CPU's int8 products overflow)."""
     import torch
 
     from qa.reader import shipped_dir

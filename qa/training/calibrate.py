@@ -140,7 +140,7 @@ def model_card(card: dict, command: str) -> str:
            f"({prev.get('steps', 0):,} steps{', itself continued from an earlier one' if prev.get('continued_from') else ''}); "
            "that reader is in the project's history."] if (prev := card.get("continued_from")) else []),
         *([f"- Exported again {ex.get('date')} by `{ex.get('command')}`: the same weights, read back from its earlier int8 export,",
-           "  quantised as today's export does (7 bits, so every CPU computes the same scores: docs/reader.md), then calibrated again."]
+           "  quantised as today's export does (7 bits, so that no CPU's int8 products overflow: docs/reader.md), then calibrated again."]
           if (ex := card.get("exported")) else []),
         *(["- Examples by kind: " + ", ".join(f"{k} {n:,}" for k, n in sorted(card["examples"].items())) + "."]
           if card.get("examples") else []), "",

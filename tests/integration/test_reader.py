@@ -21,7 +21,7 @@ def test_the_shipped_reader_is_committed_with_its_card_and_threshold():
     card = json.loads((SHIPPED / "reader.json").read_text())
     assert 0 < card["threshold"] < 1 and card["steps"] > 0
     assert (SHIPPED / "reader.onnx").stat().st_size < 30_000_000
-    assert int8_weights_range(SHIPPED / "reader.onnx") == (-64, 64)  # 7 bits: the same scores on every CPU
+    assert int8_weights_range(SHIPPED / "reader.onnx") == (-64, 64)  # 7 bits: no CPU's int8 products overflow
     assert (SHIPPED / "README.md").read_text().count("CC BY-SA") >= 1
     assert build_reader("shipped").threshold == card["threshold"]
     # its confidence weighs the answerability with the passages' nearness, both counting for an answer
